@@ -1,0 +1,76 @@
+"""The simulator clock: every business rule reads time from here, never from datetime.now().
+
+Real time by default; it can be frozen at an instant or shifted by an offset so that
+same-day, two-month and transition-date rules can be exercised on demand.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+
+
+class Clock:
+    """A settable clock. Thread-safe; cheap to read on the hot path."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._frozen_at: datetime | None = None
+        self._offset = timedelta(0)
+
+    def now(self) -> datetime:
+        """Current simulated instant, timezone-aware (UTC)."""
+        frozen = self._frozen_at
+        if frozen is not None:
+            return frozen
+        return datetime.now(UTC) + self._offset
+
+    def today(self) -> date:
+        """Current simulated calendar date in Belgium (business rules are local-date rules)."""
+        return self.now().astimezone(BRUSSELS).date()
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen_at is not None
+
+    def freeze(self, at: datetime | None = None) -> None:
+        with self._lock:
+            self._frozen_at = _aware(at) if at is not None else self.now()
+
+    def unfreeze(self) -> None:
+        """Resume running from the current simulated instant."""
+        with self._lock:
+            if self._frozen_at is not None:
+                self._offset = self._frozen_at - datetime.now(UTC)
+                self._frozen_at = None
+
+    def set(self, at: datetime) -> None:
+        """Jump to `at`, keeping the frozen/running state."""
+        at = _aware(at)
+        with self._lock:
+            if self._frozen_at is not None:
+                self._frozen_at = at
+            else:
+                self._offset = at - datetime.now(UTC)
+
+    def advance(self, delta: timedelta) -> None:
+        with self._lock:
+            if self._frozen_at is not None:
+                self._frozen_at += delta
+            else:
+                self._offset += delta
+
+    def reset(self) -> None:
+        with self._lock:
+            self._frozen_at = None
+            self._offset = timedelta(0)
+
+
+def _aware(at: datetime) -> datetime:
+    """Naive datetimes are read as Brussels local time, the zone every rule is written in."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=BRUSSELS)
+    return at.astimezone(UTC)
