@@ -1,0 +1,105 @@
+"""`mycarenet-sim serve`: start the simulator with its embedded defaults."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from simulator.config import DEFAULT_DATA_DIR, DEFAULT_PORT, DEFAULT_SEED, SecurityMode, Settings
+from simulator.runtime import Simulator
+from simulator.server.app import create_app, server_ssl_context
+
+EPILOG = """\
+examples:
+  mycarenet-sim serve
+  mycarenet-sim serve --port 9443 --tls --data-dir /tmp/sim
+  mycarenet-sim serve --security lenient --xsd-dir ./ehealth-xsd   full validation, lax signatures
+"""
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "serve",
+        help="start the simulator",
+        description="Start the simulated insurer (eHealth STS, ETK depot, MyCareNet services).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default 8080)")
+    add_data_dir_argument(parser)
+    parser.add_argument("--tls", action="store_true", help="serve HTTPS with the test PKI's cert")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="population seed")
+    parser.add_argument(
+        "--security",
+        choices=[m.value for m in SecurityMode],
+        default=SecurityMode.STRICT.value,
+        help="WS-Security verification mode (default strict)",
+    )
+    parser.add_argument(
+        "--xsd-dir",
+        type=Path,
+        default=None,
+        help="official eHealth XSD bundle for full validation (laid out like the connector's)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def add_data_dir_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help=f"state directory: PKI, store, keystores (default {DEFAULT_DATA_DIR})",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.xsd_dir is not None and not args.xsd_dir.is_dir():
+        print(f"error: --xsd-dir {args.xsd_dir} is not a directory")
+        return 2
+    settings = Settings(
+        data_dir=args.data_dir,
+        host=args.host,
+        port=args.port,
+        tls=args.tls,
+        seed=args.seed,
+        security_mode=SecurityMode(args.security),
+        xsd_dir=args.xsd_dir,
+    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    sim = Simulator.create(settings)
+    app = create_app(sim)
+    print(banner(sim), flush=True)
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        ssl_context=server_ssl_context(sim) if settings.tls else None,
+        print=None,
+        access_log=None,
+    )
+    return 0
+
+
+def banner(sim: Simulator) -> str:
+    base = sim.settings.base_url
+    rows = [(op.service, op.name, f"{base}{op.path}") for op in sim.registry.operations()]
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    lines = [
+        f"mycarenet-sim listening on {base}",
+        f"  data dir        {sim.settings.data_dir.resolve()}",
+        f"  CA certificate  {sim.pki.ca_cert_path.resolve()}  (trust it for TLS and signatures)",
+        f"  security        {sim.security_mode}",
+        f"  population      seed {sim.settings.seed}: {len(sim.population.patients)} patients, "
+        f"{len(sim.population.providers)} providers",
+        "",
+        "  endpoints:",
+    ]
+    lines += [f"    {s:<{widths[0]}}  {n:<{widths[1]}}  {url}" for s, n, url in rows]
+    lines += ["", f"  admin: {base}/__admin/health  {base}/__admin/journal"]
+    return "\n".join(lines)

@@ -1,0 +1,78 @@
+"""The running simulator: settings, clock, keys, store, population and schemas, loaded once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import cached_property
+
+from cryptography import x509
+
+from simulator.clock import Clock
+from simulator.config import SecurityMode, Settings
+from simulator.domain.population import Population, build_population
+from simulator.security.etk import build_etk
+from simulator.security.pki import TestPki, parse_subject
+from simulator.security.saml import AssertionCache
+from simulator.services.registry import Registry
+from simulator.soap.validation import OfficialSchemas, ProjectSchemas
+from simulator.store.base import Store
+from simulator.store.sqlite import SqliteStore
+
+RESPONSE_TIMESTAMP_TTL = timedelta(minutes=5)
+
+
+@dataclass
+class Simulator:
+    settings: Settings
+    clock: Clock
+    pki: TestPki
+    store: Store
+    population: Population
+    registry: Registry
+    schemas: ProjectSchemas
+    official_schemas: OfficialSchemas | None
+    assertion_cache: AssertionCache = field(default_factory=AssertionCache)
+
+    @property
+    def security_mode(self) -> SecurityMode:
+        return self.settings.security_mode
+
+    @classmethod
+    def create(cls, settings: Settings, clock: Clock | None = None) -> Simulator:
+        from simulator.services import catalogue_of_operations
+
+        clock = clock or Clock()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return cls(
+            settings=settings,
+            clock=clock,
+            pki=TestPki.load_or_create(settings.data_dir),
+            store=SqliteStore(settings.data_dir / "simulator.sqlite3"),
+            population=build_population(
+                seed=settings.seed,
+                patients=settings.patients,
+                providers=settings.providers,
+                today=clock.today(),
+            ),
+            registry=Registry(catalogue_of_operations()),
+            schemas=ProjectSchemas(),
+            official_schemas=OfficialSchemas(settings.xsd_dir) if settings.xsd_dir else None,
+        )
+
+    @cached_property
+    def insurer_etk(self) -> bytes:
+        return build_etk(self.pki.insurer_encryption, self.pki.insurer_signing)
+
+    def provider_etk(self, identifier_type: str, value: str) -> bytes | None:
+        """The ETK of a provider whose keystore this simulator issued, by SSIN or NIHII."""
+        for pem in sorted((self.settings.data_dir / "providers").glob("*.pem")):
+            cert = x509.load_pem_x509_certificate(pem.read_bytes())
+            subject = parse_subject(cert)
+            wanted = subject.ssin if identifier_type.upper() == "SSIN" else subject.nihii
+            if identifier_type.upper().startswith(("SSIN", "NIHII")) and wanted == value:
+                return build_etk(_certificate_only(cert), self.pki.insurer_signing)
+        return None
+
+    def close(self) -> None:
+        self.store.close()
