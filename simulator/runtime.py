@@ -6,8 +6,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 
-from cryptography import x509
-
 from simulator.clock import Clock
 from simulator.config import SecurityMode, Settings
 from simulator.domain.population import Population, build_population
@@ -66,12 +64,14 @@ class Simulator:
 
     def provider_etk(self, identifier_type: str, value: str) -> bytes | None:
         """The ETK of a provider whose keystore this simulator issued, by SSIN or NIHII."""
-        for pem in sorted((self.settings.data_dir / "providers").glob("*.pem")):
-            cert = x509.load_pem_x509_certificate(pem.read_bytes())
+        kind = identifier_type.upper()
+        if not kind.startswith(("SSIN", "NIHII")):
+            return None
+        for cert in self.pki.provider_certificates():
             subject = parse_subject(cert)
-            wanted = subject.ssin if identifier_type.upper() == "SSIN" else subject.nihii
-            if identifier_type.upper().startswith(("SSIN", "NIHII")) and wanted == value:
-                return build_etk(_certificate_only(cert), self.pki.insurer_signing)
+            held = subject.ssin if kind.startswith("SSIN") else subject.nihii
+            if held == value:
+                return build_etk(cert, self.pki.insurer_signing)
         return None
 
     def close(self) -> None:

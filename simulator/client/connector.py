@@ -202,7 +202,9 @@ class ConnectorClient:
                     body_must_be_signed=True,
                 )
             except SecurityError as error:
-                raise SoapFault("SOA-00001", f"response signature rejected: {error.reason}") from None
+                raise SoapFault(
+                    "SOA-00001", f"response signature rejected: {error.reason}"
+                ) from None
         return Reply(status=status, envelope=read_envelope(root), raw=raw)
 
 
@@ -225,4 +227,3 @@ def _conditions_end(assertion: etree._Element) -> datetime:
 
 def _hcparty_type(profession: str | None) -> str:
     return {"DENTIST": "persdentist"}.get(profession or "", "persphysician")
-

@@ -20,7 +20,7 @@ WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utilit
 DS = "http://www.w3.org/2000/09/xmldsig#"
 SAML1 = "urn:oasis:names:tc:SAML:1.0:assertion"
 
-SAML11_TOKEN_TYPE = "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLV1.1"
+SAML11_TOKEN_TYPE = "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLV1.1"  # noqa: S105 (a URI, not a password)
 ISSUE = "http://docs.oasis-open.org/ws-sx/ws-trust/200512/Issue"
 PUBLIC_KEY = "http://docs.oasis-open.org/ws-sx/ws-trust/200512/PublicKey"
 CLAIMS_DIALECT = "http://docs.oasis-open.org/wsfed/authorization/200706/authclaims"

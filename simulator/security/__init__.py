@@ -1,0 +1,1 @@
+"""Simulated eHealth security: the test PKI, ETKs, WS-Security and SAML tokens."""

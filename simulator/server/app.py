@@ -29,6 +29,9 @@ def create_app(sim: Simulator) -> web.Application:
         app.router.add_post(path, soap_endpoint)
         app.router.add_get(path, soap_endpoint_get)
     admin.register(app, SIMULATOR_KEY)
+    # Any other POST still gets a SOAP answer: the registry turns an unknown path into the
+    # ESB's 404 fault (SOA-03005) that names the path.
+    app.router.add_post("/{unknown:.*}", soap_endpoint)
     app.on_cleanup.append(_close)
     return app
 
@@ -70,9 +73,7 @@ async def soap_endpoint_get(request: web.Request) -> web.Response:
     )
 
 
-def _fault_response(
-    fault: faults.SoapFault, headers: dict[str, str] | None = None
-) -> web.Response:
+def _fault_response(fault: faults.SoapFault, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(
         body=serialize(faults.fault_envelope(fault)),
         status=fault.http_status,

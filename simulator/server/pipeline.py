@@ -183,4 +183,3 @@ def _journal(sim: Simulator, exchange: Exchange) -> None:
             response=exchange.response.decode("utf-8", errors="replace"),
         )
     )
-

@@ -41,7 +41,8 @@ async def request_security_token(sim: Simulator, exchange: Exchange) -> etree._E
     subject = parse_subject(holder_cert)
     if subject.ssin is None:
         raise faults.SoapFault(
-            "SOA-01002", "the certificate carries no SSIN: it is not an eHealth personal certificate"
+            "SOA-01002",
+            "the certificate carries no SSIN: it is not an eHealth personal certificate",
         )
     exchange.provider_nihii = subject.nihii
     try:
@@ -64,7 +65,9 @@ async def request_security_token(sim: Simulator, exchange: Exchange) -> etree._E
         signer_key=sim.pki.sts.key,
         signer_cert=sim.pki.sts.cert,
     )
-    response = codec.build_response(assertion, context=request.context, created=now, expires=expires)
+    response = codec.build_response(
+        assertion, context=request.context, created=now, expires=expires
+    )
     return new_envelope(response)
 
 

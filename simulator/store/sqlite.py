@@ -45,8 +45,21 @@ CREATE TABLE IF NOT EXISTS sequences (name TEXT PRIMARY KEY, value INTEGER NOT N
 """
 
 _COLUMNS = (
-    "at", "service", "operation", "path", "soap_action", "outcome", "code", "http_status",
-    "duration_ms", "provider_nihii", "patient_ssin", "security", "stages", "request", "response",
+    "at",
+    "service",
+    "operation",
+    "path",
+    "soap_action",
+    "outcome",
+    "code",
+    "http_status",
+    "duration_ms",
+    "provider_nihii",
+    "patient_ssin",
+    "security",
+    "stages",
+    "request",
+    "response",
 )
 
 
@@ -153,10 +166,21 @@ class SqliteStore:
 
 def _row(entry: JournalEntry) -> tuple[Any, ...]:
     return (
-        entry.at, entry.service, entry.operation, entry.path, entry.soap_action, entry.outcome,
-        entry.code, entry.http_status, entry.duration_ms, entry.provider_nihii,
-        entry.patient_ssin, json.dumps(entry.security), json.dumps(entry.stages),
-        entry.request[:MAX_STORED_BODY], entry.response[:MAX_STORED_BODY],
+        entry.at,
+        entry.service,
+        entry.operation,
+        entry.path,
+        entry.soap_action,
+        entry.outcome,
+        entry.code,
+        entry.http_status,
+        entry.duration_ms,
+        entry.provider_nihii,
+        entry.patient_ssin,
+        json.dumps(entry.security),
+        json.dumps(entry.stages),
+        entry.request[:MAX_STORED_BODY],
+        entry.response[:MAX_STORED_BODY],
     )
 
 

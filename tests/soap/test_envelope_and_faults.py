@@ -16,7 +16,9 @@ def envelope(body: str, header: str = "") -> etree._Element:
 
 
 def test_reads_header_body_and_payload():
-    env = read_envelope(envelope('<p xmlns="urn:x"/>', '<soap:Header><h xmlns="urn:h">v</h></soap:Header>'))
+    env = read_envelope(
+        envelope('<p xmlns="urn:x"/>', '<soap:Header><h xmlns="urn:h">v</h></soap:Header>')
+    )
     assert env.payload.tag == "{urn:x}p"
     assert env.header_text("urn:h", "h") == "v"
     assert env.header_blocks("urn:h", "missing") == []
@@ -26,12 +28,21 @@ def test_reads_header_body_and_payload():
     ("xml", "code"),
     [
         ('<Envelope xmlns="urn:not-soap"><Body/></Envelope>', "SOA-03002"),
-        ('<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body/></e:Envelope>', "SOA-03002"),
+        (
+            '<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body/></e:Envelope>',
+            "SOA-03002",
+        ),
         (f'<soap:Envelope xmlns:soap="{S}"><soap:Header/></soap:Envelope>', "SOA-03002"),
         (f'<soap:Envelope xmlns:soap="{S}"><soap:Body/></soap:Envelope>', "SOA-03003"),
         (f'<soap:Envelope xmlns:soap="{S}"><soap:Body> </soap:Body></soap:Envelope>', "SOA-03003"),
-        (f'<soap:Envelope xmlns:soap="{S}"><soap:Body><a/><b/></soap:Body></soap:Envelope>', "SOA-03005"),
-        (f'<soap:Envelope xmlns:soap="{S}"><soap:Body><a/></soap:Body><soap:Header/></soap:Envelope>', "SOA-03002"),
+        (
+            f'<soap:Envelope xmlns:soap="{S}"><soap:Body><a/><b/></soap:Body></soap:Envelope>',
+            "SOA-03005",
+        ),
+        (
+            f'<soap:Envelope xmlns:soap="{S}"><soap:Body><a/></soap:Body><soap:Header/></soap:Envelope>',
+            "SOA-03002",
+        ),
     ],
 )
 def test_structure_errors_give_the_esb_code(xml, code):
@@ -48,7 +59,10 @@ def test_fault_envelope_carries_soa_detail_in_three_languages():
     assert node.findtext("faultstring") == "SOA-03006: line 3, /a/b: missing element c"
     error = node.find(f"detail/{{{SOA_ERRORS}}}BusinessError")
     assert error.findtext("Code") == "SOA-03006"
-    langs = {m.get("{http://www.w3.org/XML/1998/namespace}lang"): m.text for m in error.findall("Message")}
+    langs = {
+        m.get("{http://www.w3.org/XML/1998/namespace}lang"): m.text
+        for m in error.findall("Message")
+    }
     assert set(langs) == {"fr", "nl", "en"}
     assert "XSD" in langs["fr"] and "XSD" in langs["nl"]
     assert langs["en"] == "line 3, /a/b: missing element c"

@@ -6,9 +6,15 @@ from simulator.store.sqlite import SqliteStore
 
 def entry(**overrides):
     values = dict(
-        at="2025-11-03T10:00:00+00:00", service="etar", operation="TarificationConsultation",
-        path="/MyCareNet/Tarification/v1", outcome="ok", http_status=200, duration_ms=1.5,
-        request="<req/>", response="<resp/>",
+        at="2025-11-03T10:00:00+00:00",
+        service="etar",
+        operation="TarificationConsultation",
+        path="/MyCareNet/Tarification/v1",
+        outcome="ok",
+        http_status=200,
+        duration_ms=1.5,
+        request="<req/>",
+        response="<resp/>",
     )
     values.update(overrides)
     return JournalEntry(**values)
@@ -18,7 +24,9 @@ def test_journal_survives_reopening_and_filters(tmp_path):
     path = tmp_path / "s.sqlite3"
     store = SqliteStore(path)
     store.record(entry(patient_ssin="85073003328", security={"verdict": "valid"}))
-    store.record(entry(service="sts", operation="RequestSecurityToken", outcome="fault", code="SOA-01001"))
+    store.record(
+        entry(service="sts", operation="RequestSecurityToken", outcome="fault", code="SOA-01001")
+    )
     store.record(entry(at="2025-11-04T10:00:00+00:00", outcome="business-error", code="166"))
     store.close()
 

@@ -9,12 +9,30 @@ async def handler(sim, exchange):  # pragma: no cover - never called here
     raise AssertionError
 
 
-SEND = Operation("eattest", "SendAttestation", "/MyCareNet/eAttest/v3", "{urn:a}SendAttestationRequest",
-                 frozenset({"urn:a:SendAttestation"}), handler)
-CANCEL = Operation("eattest", "CancelAttestation", "/MyCareNet/eAttest/v3", "{urn:a}CancelAttestationRequest",
-                   frozenset({"urn:a:CancelAttestation"}), handler)
-MEMBER = Operation("memberdata", "MemberDataConsultation", "/MyCareNet/MemberData/v1", "{urn:m}Req",
-                   frozenset({"", "urn:m:Consult"}), handler)
+SEND = Operation(
+    "eattest",
+    "SendAttestation",
+    "/MyCareNet/eAttest/v3",
+    "{urn:a}SendAttestationRequest",
+    frozenset({"urn:a:SendAttestation"}),
+    handler,
+)
+CANCEL = Operation(
+    "eattest",
+    "CancelAttestation",
+    "/MyCareNet/eAttest/v3",
+    "{urn:a}CancelAttestationRequest",
+    frozenset({"urn:a:CancelAttestation"}),
+    handler,
+)
+MEMBER = Operation(
+    "memberdata",
+    "MemberDataConsultation",
+    "/MyCareNet/MemberData/v1",
+    "{urn:m}Req",
+    frozenset({"", "urn:m:Consult"}),
+    handler,
+)
 REGISTRY = Registry([SEND, CANCEL, MEMBER])
 
 
@@ -23,18 +41,52 @@ def payload(tag):
 
 
 def test_picks_the_operation_by_path_and_body_root():
-    assert REGISTRY.resolve("/MyCareNet/eAttest/v3", "urn:a:CancelAttestation", payload("{urn:a}CancelAttestationRequest")) is CANCEL
+    assert (
+        REGISTRY.resolve(
+            "/MyCareNet/eAttest/v3",
+            "urn:a:CancelAttestation",
+            payload("{urn:a}CancelAttestationRequest"),
+        )
+        is CANCEL
+    )
     assert REGISTRY.resolve("/MyCareNet/MemberData/v1", None, payload("{urn:m}Req")) is MEMBER
-    assert REGISTRY.resolve("/MyCareNet/MemberData/v1", "urn:m:Consult", payload("{urn:m}Req")) is MEMBER
+    assert (
+        REGISTRY.resolve("/MyCareNet/MemberData/v1", "urn:m:Consult", payload("{urn:m}Req"))
+        is MEMBER
+    )
 
 
 @pytest.mark.parametrize(
     ("path", "action", "tag", "status", "fragment"),
     [
-        ("/nowhere", "x", "{urn:a}SendAttestationRequest", 404, "no service is published at /nowhere"),
-        ("/MyCareNet/eAttest/v3", "urn:a:SendAttestation", "{urn:a}Other", 500, "is not an operation"),
-        ("/MyCareNet/eAttest/v3", "urn:a:CancelAttestation", "{urn:a}SendAttestationRequest", 500, "does not match SendAttestation"),
-        ("/MyCareNet/eAttest/v3", None, "{urn:a}SendAttestationRequest", 500, "SOAPAction header is missing"),
+        (
+            "/nowhere",
+            "x",
+            "{urn:a}SendAttestationRequest",
+            404,
+            "no service is published at /nowhere",
+        ),
+        (
+            "/MyCareNet/eAttest/v3",
+            "urn:a:SendAttestation",
+            "{urn:a}Other",
+            500,
+            "is not an operation",
+        ),
+        (
+            "/MyCareNet/eAttest/v3",
+            "urn:a:CancelAttestation",
+            "{urn:a}SendAttestationRequest",
+            500,
+            "does not match SendAttestation",
+        ),
+        (
+            "/MyCareNet/eAttest/v3",
+            None,
+            "{urn:a}SendAttestationRequest",
+            500,
+            "SOAPAction header is missing",
+        ),
     ],
 )
 def test_mismatches_are_wsdl_faults(path, action, tag, status, fragment):

@@ -38,7 +38,10 @@ def test_certifies_ssin_nihii_and_profession_of_a_doctor():
     [
         (Claim(HOLDER_SSIN, ("17073003384",)), "belongs to 85073003328"),
         (Claim(PREFIX + "physiotherapist:nihii11"), "holder is doctor"),
-        (Claim("urn:be:fgov:ehealth:1.0:pharmacy:nihii-number:recognisedpharmacy:nihii11"), "does not certify"),
+        (
+            Claim("urn:be:fgov:ehealth:1.0:pharmacy:nihii-number:recognisedpharmacy:nihii11"),
+            "does not certify",
+        ),
         (Claim(PREFIX + "something:odd:else:entirely"), "does not certify"),
     ],
 )

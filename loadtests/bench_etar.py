@@ -1,0 +1,189 @@
+"""Signed eTar round trips per second on loopback, against one simulator process.
+
+    python loadtests/bench_etar.py [--requests 3000] [--concurrency 32]
+
+Starts `mycarenet-sim serve` (strict security) in a child process on a free port, gets a token
+from its STS like a connector, pre-signs every request (so the figure is the server's, not the
+load generator's), fires them with N concurrent connections and prints round trips per second
+with latency percentiles, next to the raw RSA-2048 signing ceiling of this machine. The server
+does the whole pipeline per request: parse, schema-validate, verify the SAML holder-of-key
+signature, decide, sign the answer, journal it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from simulator.client import ConnectorClient
+from simulator.codecs import tarification as codec
+from simulator.config import DEFAULT_SEED
+from simulator.domain.population import build_population
+from simulator.security.pki import TestPki, write_keystore
+from simulator.security.wssecurity import sign_envelope_saml
+from simulator.soap.envelope import new_envelope, serialize
+
+PATH = "/MyCareNet/Tarification/v1"
+ACTION = "urn:be:fgov:ehealth:mycarenet:tarification:protocol:v1:TarificationConsult"
+TARGET_PER_CORE = 600
+
+
+def rsa_sign_ceiling(seconds: float = 2.0) -> float:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    data = b"x" * 64
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        count += 1
+    return count / (time.perf_counter() - start)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def wait_healthy(base_url: str, server: subprocess.Popen[bytes]) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(600):
+            if server.poll() is not None:
+                raise SystemExit(f"the server exited with {server.returncode}")
+            try:
+                async with session.get(base_url + "/__admin/health") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise SystemExit("the server did not become healthy within 60 s")
+
+
+async def presign(base_url: str, data_dir: Path, count: int) -> list[bytes]:
+    pki = TestPki.load_or_create(data_dir)
+    today = datetime.now(UTC).date()
+    population = build_population(seed=DEFAULT_SEED, patients=2000, providers=200, today=today)
+    gp = next(p for p in population.providers if p.kind == "GP")
+    identity = pki.issue_provider(gp.nihii, gp.ssin, f"{gp.first_name} {gp.last_name}")
+    keystore = data_dir / "bench.p12"
+    write_keystore(keystore, identity, "bench")
+    patients = [p for p in population.patients if p.period_on(today) and not p.medical_house]
+    bodies = []
+    async with ConnectorClient(base_url, keystore, "bench", ca_cert=pki.ca_cert_path) as client:
+        assertion = await client.token()
+        for index in range(count):
+            now = datetime.now(UTC)
+            request = codec.build_request(
+                provider_nihii=gp.nihii,
+                provider_ssin=gp.ssin,
+                provider_type="persphysician",
+                patient_ssin=patients[index % len(patients)].ssin,
+                encounter_date=today,
+                codes=["101032"],
+                gmd_manager=None,
+                input_reference=f"{index:017d}",
+                issue_instant=now,
+            )
+            envelope = new_envelope(request)
+            sign_envelope_saml(envelope, assertion, identity.key, now=now)
+            bodies.append(serialize(envelope))
+    return bodies
+
+
+async def fire(base_url: str, bodies: list[bytes], concurrency: int) -> tuple[float, list[float]]:
+    headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{ACTION}"'}
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    latencies: list[float] = []
+    failures = 0
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        nonlocal failures
+        while not queue.empty():
+            body = queue.get_nowait()
+            start = time.perf_counter()
+            async with session.post(base_url + PATH, data=body, headers=headers) as response:
+                await response.read()
+                if response.status != 200:
+                    failures += 1
+            latencies.append(time.perf_counter() - start)
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - start
+    if failures:
+        raise SystemExit(f"{failures} of {len(bodies)} requests did not get HTTP 200")
+    return elapsed, latencies
+
+
+async def run(requests: int, concurrency: int) -> None:
+    with tempfile.TemporaryDirectory() as work:
+        data_dir = Path(work) / "sim"
+        port = free_port()
+        base_url = f"http://127.0.0.1:{port}"
+        command = [
+            sys.executable,
+            "-m",
+            "simulator",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+        ]
+        server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            await wait_healthy(base_url, server)
+            print(f"pre-signing {requests} eTar requests ...", flush=True)
+            bodies = await presign(base_url, data_dir, requests)
+            await fire(base_url, bodies[: min(200, len(bodies))], concurrency)  # warm-up
+            elapsed, latencies = await fire(base_url, bodies, concurrency)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    ceiling = rsa_sign_ceiling()
+    rate = len(bodies) / elapsed
+    quantiles = statistics.quantiles(latencies, n=100)
+    print(
+        f"signed eTar round trips : {rate:8.0f} /s  (1 server process, {concurrency} connections,"
+        f" {len(bodies)} requests in {elapsed:.2f} s)"
+    )
+    print(
+        f"latency                 : p50 {quantiles[49] * 1000:.1f} ms,"
+        f" p99 {quantiles[98] * 1000:.1f} ms"
+    )
+    print(
+        f"raw RSA-2048 sign       : {ceiling:8.0f} /s  (one core, the ceiling for signed answers)"
+    )
+    print(
+        f"target                  : {TARGET_PER_CORE} /s per core -> "
+        f"{'met' if rate >= TARGET_PER_CORE else 'NOT met'}  (cores here: {os.cpu_count()})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+    asyncio.run(run(args.requests, args.concurrency))
+
+
+if __name__ == "__main__":
+    main()
