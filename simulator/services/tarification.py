@@ -25,6 +25,11 @@ async def tarification_consultation(sim: Simulator, exchange: Exchange) -> etree
         request = codec.parse_request(exchange.payload)
     except codec.PayloadError as error:
         raise faults.SoapFault("SOA-03007", str(error)) from None
+    if sim.official_schemas is not None:
+        # With the official bundle loaded, the KMEHR inside the blob is checked too.
+        violation = sim.official_schemas.validate(request.kmehr_request)
+        if violation is not None:
+            raise faults.not_xsd_conform(f"Detail blob: {violation.describe()}")
     query = request.query
     exchange.provider_nihii = query.author_nihii or query.envelope_provider_nihii
     exchange.patient_ssin = query.patient_ssin or query.envelope_patient_ssin

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
+import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
@@ -162,7 +163,14 @@ async def test_a_tampered_body_is_refused(running: Running) -> None:
     assert faultcode.endswith("FailedCheck")
 
 
-async def test_a_wrapped_body_is_refused(running: Running) -> None:
+@pytest.mark.parametrize(
+    ("forged_id", "fault"),
+    [
+        ("copied", "InvalidSecurity"),  # two elements with the signed id: refused as such
+        ("removed", "FailedCheck"),  # ids only on the wrapped original: the real Body is unsigned
+    ],
+)
+async def test_a_wrapped_body_is_refused(running: Running, forged_id: str, fault: str) -> None:
     def wrap(envelope: etree._Element) -> None:
         # The attacker keeps the signed Body in a header and puts his own Body in its place.
         header = envelope.find(f"{{{SOAP11}}}Header")
@@ -170,13 +178,17 @@ async def test_a_wrapped_body_is_refused(running: Running) -> None:
         body = _body(envelope)
         wrapper = etree.SubElement(header, "{urn:attacker}Wrapper")
         forged = copy.deepcopy(body)
+        if forged_id == "removed":
+            for element in forged.iter():
+                element.attrib.pop(f"{{{WSU}}}Id", None)
+                element.attrib.pop("Id", None)
         envelope.replace(body, forged)
         wrapper.append(body)
         _spoil(forged)
 
     status, code, faultcode, reason = await _signed_call(running, wrap)
     assert (status, code) == (500, "SOA-01001"), reason
-    assert faultcode.endswith("FailedCheck")
+    assert faultcode == f"wsse:{fault}", (faultcode, reason)
 
 
 async def test_an_expired_timestamp_is_refused(running: Running) -> None:
