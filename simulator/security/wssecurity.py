@@ -239,16 +239,16 @@ def _assertion(
 
 
 def _check_chain(cert: x509.Certificate, ca_cert: x509.Certificate, now: datetime) -> None:
-    subject = cert.subject.rfc4514_string()
     if not _issued_by(cert, ca_cert):
         raise SecurityError(
-            "FailedAuthentication", f"certificate {subject!r} is not issued by the trusted CA"
+            "FailedAuthentication",
+            f"certificate {cert.subject.rfc4514_string()!r} is not issued by the trusted CA",
         )
     if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
         raise SecurityError(
             "FailedAuthentication",
-            f"certificate {subject!r} is valid {cert.not_valid_before_utc} to "
-            f"{cert.not_valid_after_utc}, not at {now}",
+            f"certificate {cert.subject.rfc4514_string()!r} is valid "
+            f"{cert.not_valid_before_utc} to {cert.not_valid_after_utc}, not at {now}",
         )
 
 

@@ -6,9 +6,12 @@ becomes the answer. Whatever happens, the exchange is journaled.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from typing import Any
+
+from cryptography import x509
 
 from simulator.config import SecurityMode
 from simulator.runtime import RESPONSE_TIMESTAMP_TTL, Simulator
@@ -129,7 +132,7 @@ def _verify_security(sim: Simulator, exchange: Exchange) -> None:
 
 
 def _caller_of(verdict: Any) -> Caller:
-    subject = verdict.signer_cert.subject.rfc4514_string()
+    subject = _subject_of(verdict.signer_cert)
     if verdict.assertion is None:
         return Caller(subject=subject, certificate=verdict.signer_cert)
     attributes: dict[str, tuple[str, ...]] = dict(verdict.assertion.attributes)
@@ -144,6 +147,11 @@ def _caller_of(verdict: Any) -> Caller:
         certificate=verdict.signer_cert,
         attributes=attributes,
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _subject_of(cert: x509.Certificate) -> str:
+    return cert.subject.rfc4514_string()
 
 
 def _answer_fault(exchange: Exchange, fault: faults.SoapFault) -> None:

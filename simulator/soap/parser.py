@@ -12,7 +12,10 @@ from typing import Any, cast
 from lxml import etree
 
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
-MAX_DEPTH = 256
+# libxml2 itself refuses documents nested deeper than this unless huge_tree is set, which we
+# never do; a Python walk is needed only for a stricter limit.
+LIBXML2_MAX_DEPTH = 256
+MAX_DEPTH = LIBXML2_MAX_DEPTH
 
 
 class XmlRejected(ValueError):
@@ -64,7 +67,8 @@ def parse_xml(data: bytes, limits: ParseLimits = ParseLimits()) -> etree._Elemen
         raise XmlRejected(f"not well-formed XML: {exc.msg}", line=line) from None
     if _has_doctype(root):
         raise XmlRejected("a DOCTYPE declaration is not allowed in a SOAP message")
-    _check_depth(root, limits.max_depth)
+    if limits.max_depth < LIBXML2_MAX_DEPTH:
+        _check_depth(root, limits.max_depth)
     return root
 
 

@@ -54,7 +54,8 @@ class Store(Protocol):
     def journal(self, query: JournalQuery) -> list[JournalEntry]: ...
 
     def next_sequence(self, name: str) -> int:
-        """Next value (1, 2, ...) of a named, persistent counter."""
+        """Next value of a named, persistent counter: starts at 1, strictly increasing, never
+        reused, even across restarts (a restart may skip values)."""
 
     def clear(self) -> None:
         """Forget all state (admin reset)."""

@@ -18,6 +18,7 @@ from simulator.store.base import JournalEntry, JournalQuery
 
 SCHEMA_VERSION = 1
 FLUSH_INTERVAL_S = 0.1
+SEQUENCE_BLOCK = 64
 MAX_STORED_BODY = 4 * 1024 * 1024
 
 _SCHEMA = """
@@ -73,6 +74,8 @@ class SqliteStore:
         self._db.executescript(_SCHEMA)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._lock = threading.Lock()
+        self._sequence_lock = threading.Lock()
+        self._reserved: dict[str, tuple[int, int]] = {}  # name -> (last drawn, last reserved)
         self._pending: list[JournalEntry] = []
         self._pending_lock = threading.Lock()
         self._wake = threading.Event()
@@ -122,11 +125,22 @@ class SqliteStore:
 
     # -- sequences -----------------------------------------------------------------------
     def next_sequence(self, name: str) -> int:
+        # Numbers are reserved in blocks: one transaction per SEQUENCE_BLOCK draws instead of one
+        # per draw. Unique and increasing across restarts; a restart may leave a gap.
+        with self._sequence_lock:
+            drawn, reserved = self._reserved.get(name, (0, 0))
+            if drawn == reserved:
+                reserved = self._reserve(name, SEQUENCE_BLOCK)
+                drawn = reserved - SEQUENCE_BLOCK
+            self._reserved[name] = (drawn + 1, reserved)
+            return drawn + 1
+
+    def _reserve(self, name: str, count: int) -> int:
         with self._transaction() as db:
             db.execute(
-                "INSERT INTO sequences (name, value) VALUES (?, 1) "
-                "ON CONFLICT(name) DO UPDATE SET value = value + 1",
-                (name,),
+                "INSERT INTO sequences (name, value) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+                (name, count),
             )
             row = db.execute("SELECT value FROM sequences WHERE name = ?", (name,)).fetchone()
         return int(row[0])
@@ -135,6 +149,8 @@ class SqliteStore:
     def clear(self) -> None:
         with self._pending_lock:
             self._pending.clear()
+        with self._sequence_lock:
+            self._reserved.clear()
         with self._transaction() as db:
             db.execute("DELETE FROM journal")
             db.execute("DELETE FROM sequences")

@@ -59,3 +59,9 @@ def test_depth_limit():
 def test_garbage_is_rejected(payload):
     with pytest.raises(XmlRejected):
         parse_xml(payload)
+
+
+def test_default_depth_limit_is_enforced_by_libxml2():
+    assert parse_xml(b"<a>" * 256 + b"</a>" * 256).tag == "a"
+    with pytest.raises(XmlRejected, match="Excessive depth"):
+        parse_xml(b"<a>" * 10_000 + b"</a>" * 10_000)
