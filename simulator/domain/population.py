@@ -3,7 +3,8 @@
 Deterministic from the seed: names come from Faker's nl_BE / fr_BE / de_DE word lists, every
 choice from one `random.Random(seed)`. The first patients cycle through `SITUATIONS` so that every
 case the rules need exists even in a population of a few dozen people (by construction, not by
-chance); the rest are drawn at random. Dates are anchored on `today` (the simulator clock).
+chance); the rest are drawn at random. Identities are fixed for a seed (see IDENTITY_EPOCH);
+insurability periods and deaths are anchored on `today` (the simulator clock).
 """
 
 from __future__ import annotations
@@ -197,10 +198,17 @@ def _names(language: str) -> _Names:
     return _Names(tuple(male), tuple(female), tuple(source.last_names))
 
 
+# Identities (NISS, names, birth dates, NIHII) are drawn relative to this fixed date, the start of
+# the e-billing obligation, so that the same seed gives the same people whatever the clock says;
+# only insurability periods and deaths follow `today`.
+IDENTITY_EPOCH = date(2025, 9, 1)
+
+
 class _Builder:
     def __init__(self, seed: int, today: date) -> None:
         self.rng = random.Random(seed)
         self.today = today
+        self.epoch = IDENTITY_EPOCH
         self.ssins: set[str] = set()
         self.person_numbers: set[str] = set()
 
@@ -208,8 +216,8 @@ class _Builder:
         return self.rng.choices(items, weights)[0] if weights else self.rng.choice(items)
 
     def birth_date(self, age: int) -> date:
-        """A birth date that makes the person exactly `age` years old today."""
-        latest = self._shift_years(self.today, -age)
+        """A birth date that makes the person `age` years old at the identity epoch."""
+        latest = self._shift_years(self.epoch, -age)
         return latest - timedelta(days=self.rng.randrange(1, 360))
 
     def _shift_years(self, day: date, years: int) -> date:
@@ -250,9 +258,11 @@ class _Builder:
     def patient(self, situation: str, gps: Sequence[Provider]) -> Patient:
         rng, today = self.rng, self.today
         age = {
-            "child-bim-dmg": rng.randint(3, 17),
-            "child": rng.randint(1, 17),
-            "young-bim-dmg": rng.randint(19, 24),
+            # Ages at the epoch, narrow enough to hold for years on the simulator clock:
+            # children stay under 18 until 2031, the young BIM stay <= 24 until 2029.
+            "child-bim-dmg": rng.randint(3, 12),
+            "child": rng.randint(1, 12),
+            "young-bim-dmg": rng.randint(19, 20),
             "senior": rng.randint(75, 95),
             "bim-dmg": rng.randint(26, 70),
         }.get(situation, rng.randint(0, 95) if situation == "random" else rng.randint(25, 74))

@@ -7,68 +7,31 @@ SystemError carrying a `SOA-xxxxx` code and FR/NL texts (wire-formats 1.11). We 
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, field
 
 from lxml import etree
 
+from simulator.domain.catalogue import ErrorCatalogue
 from simulator.soap.namespaces import SOA_ERRORS, SOAP11, XML
 
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 
-# SOA texts as published in the eHealth catalogue (GenInsErrors / ConsultTarifErrors, FR and NL).
-SOA_TEXTS: dict[str, tuple[str, str]] = {
-    "SOA-00001": (
-        "Erreur indéfinie, Contactez le helpdesk",
-        "Niet nader bepaalde fout, Contacteer de helpdesk",
-    ),
-    "SOA-01001": (
-        "Utilisateur non reconnu, Vérifiez si vous êtes bien authentifié",
-        "Gebruiker niet correct aangemeld, Controleer of u correct bent aangemeld",
-    ),
-    "SOA-01002": (
-        "L'utilisateur n'a pas accès, Vérifiez votre rôle au niveau de la gestion des utilisateurs",
-        "Gebruiker heeft geen toegang, Controleer uw rol in het gebruikersbeheer",
-    ),
-    "SOA-02001": (
-        "Service non disponible, Contactez le helpdesk",
-        "Dienst niet beschikbaar, Contacteer de helpdesk",
-    ),
-    "SOA-02002": (
-        "Service temporairement non disponible, Ré-essayez sinon contactez le helpdesk",
-        "Dienst tijdelijk niet beschikbaar, Probeer opnieuw",
-    ),
-    "SOA-03001": (
-        "Contenu du message malformé, Contrôlez les données",
-        "Inhoud van het bericht niet conform, Controleer de verzonden gegevens",
-    ),
-    "SOA-03002": (
-        "Message non conforme au format (SOAP), Contactez le helpdesk",
-        "SOAP formaat van het bericht niet correct, Contacteer de helpdesk",
-    ),
-    "SOA-03003": (
-        "Corps du message manquant (mais conforme SOAP), Contactez le helpdesk",
-        "Inhoud van het bericht is leeg (maar SOAP conform), Contacteer de helpdesk",
-    ),
-    "SOA-03004": (
-        "Message non conforme (vs standard WS-I), Contactez le helpdesk",
-        "Bericht is niet conform (tov WS-I standaard), Contacteer de helpdesk",
-    ),
-    "SOA-03005": (
-        "Message non conforme (vs référence WSDL), Contactez le helpdesk",
-        "Bericht is niet conform (tov WSDL referentie), Contacteer de helpdesk",
-    ),
-    "SOA-03006": (
-        "Message non conforme (vs référence XSD), Contactez le helpdesk",
-        "Bericht is niet conform (tov XSD referentie), Contacteer de helpdesk",
-    ),
-    "SOA-03007": (
-        "Echec de la validation du contenu du message: format de la donnée et cohérence "
-        "des données entre elles",
-        "Validatie van de inhoud van het bericht mislukt: "
-        "formaat van het gegeven en coherentie met andere gegevens",
-    ),
-}
+# The ESB's generic catalogue (GenIns) holds the FR/NL texts of every SOA-xxxxx code.
+_SOA_CATALOGUE = "genins"
+_UNDEFINED = "SOA-00001"
+
+
+@functools.cache
+def soa_texts(code: str) -> tuple[str, str]:
+    """French and Dutch texts of a SOA code; the undefined-error texts for an unknown code."""
+    catalogue = ErrorCatalogue.load(_SOA_CATALOGUE)
+    try:
+        entry = catalogue.entry(code)
+    except KeyError:
+        entry = catalogue.entry(_UNDEFINED)
+    return entry.fr, entry.nl
 
 
 @dataclass
@@ -113,7 +76,7 @@ def fault_envelope(fault: SoapFault) -> etree._Element:
     origin = "Consumer" if fault.faultcode == "Client" else "Provider"
     etree.SubElement(error, "Origin").text = origin
     etree.SubElement(error, "Code").text = fault.code
-    french, dutch = SOA_TEXTS.get(fault.code, SOA_TEXTS["SOA-00001"])
+    french, dutch = soa_texts(fault.code)
     for lang, text in (("fr", french), ("nl", dutch), ("en", fault.reason)):
         message = etree.SubElement(error, "Message")
         message.set(f"{{{XML}}}lang", lang)

@@ -83,3 +83,12 @@ def test_new_envelope_round_trips():
     payload = etree.Element("{urn:x}p")
     root = parse_xml(serialize(new_envelope(payload)))
     assert read_envelope(root).payload.tag == "{urn:x}p"
+
+
+def test_soa_texts_come_from_the_catalogue_with_a_fallback():
+    from simulator.soap.faults import soa_texts
+
+    french, dutch = soa_texts("SOA-01001")
+    assert french.startswith("Utilisateur non reconnu")
+    assert dutch.startswith("Gebruiker niet correct aangemeld")
+    assert soa_texts("SOA-99999") == soa_texts("SOA-00001")
