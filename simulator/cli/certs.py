@@ -13,7 +13,7 @@ from typing import Any
 
 from cryptography import x509
 
-from simulator.config import DEFAULT_DATA_DIR
+from simulator.cli.options import add_data_dir_argument
 from simulator.domain.identifiers import is_valid_nihii, is_valid_niss
 from simulator.security.pki import (
     PROFESSIONS_BY_DIGIT,
@@ -83,16 +83,6 @@ def register(commands: Any) -> None:
     inspect.add_argument("--password", required=True, help="keystore password")
     add_data_dir_argument(inspect)
     inspect.set_defaults(handler=_guarded(run_inspect))
-
-
-def add_data_dir_argument(parser: argparse.ArgumentParser) -> None:
-    # Same option as `serve`'s, declared here so `certs` does not import the server stack.
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=DEFAULT_DATA_DIR,
-        help=f"state directory: PKI, store, keystores (default {DEFAULT_DATA_DIR})",
-    )
 
 
 def _help(parser: argparse.ArgumentParser) -> int:

@@ -12,7 +12,7 @@ from simulator.cli import certs, serve
 EPILOG = """\
 examples:
   mycarenet-sim serve                      start with the embedded defaults on 127.0.0.1:8080
-  mycarenet-sim certs provider --nihii 19999999001 --ssin 85073003328 \\
+  mycarenet-sim certs provider --nihii 10394044003 --ssin 62040858223 \\
       --out doctor.p12 --password test     a keystore for a care provider
   mycarenet-sim certs show                 what the test PKI holds
 """

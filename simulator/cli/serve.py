@@ -9,7 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
-from simulator.config import DEFAULT_DATA_DIR, DEFAULT_PORT, DEFAULT_SEED, SecurityMode, Settings
+from simulator.cli.options import add_data_dir_argument
+from simulator.config import DEFAULT_PORT, DEFAULT_SEED, SecurityMode, Settings
 from simulator.runtime import Simulator
 from simulator.server.app import create_app, server_ssl_context
 
@@ -47,15 +48,6 @@ def register(commands: Any) -> None:
         help="official eHealth XSD bundle for full validation (laid out like the connector's)",
     )
     parser.set_defaults(handler=run)
-
-
-def add_data_dir_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=DEFAULT_DATA_DIR,
-        help=f"state directory: PKI, store, keystores (default {DEFAULT_DATA_DIR})",
-    )
 
 
 def run(args: argparse.Namespace) -> int:

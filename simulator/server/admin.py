@@ -57,6 +57,7 @@ def _patient_summary(patient: Patient, today: date) -> dict[str, Any]:
     return {
         "ssin": patient.ssin,
         "name": f"{patient.first_name} {patient.last_name}",
+        "situation": patient.situation,
         "birth_date": patient.birth_date.isoformat(),
         "insurer": patient.insurer,
         "insured_today": period is not None,
