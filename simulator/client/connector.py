@@ -22,8 +22,11 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
 from simulator.codecs import etkdepot as etk_codec
+from simulator.codecs import memberdata as memberdata_codec
 from simulator.codecs import sts as sts_codec
 from simulator.codecs import tarification as tarification_codec
+from simulator.codecs.mycarenet_commons import CommonInput
+from simulator.domain.memberdata import INSURABILITY, SSIN_FORMAT, FacetRequest
 from simulator.domain.sts import designators_for
 from simulator.security.pki import Identity, load_keystore, parse_subject
 from simulator.security.wssecurity import (
@@ -41,7 +44,12 @@ STS_PATH = "/IAM/SecurityTokenService/v1"
 ETK_PATH = "/EtkDepot/v1"
 TARIFICATION_PATH = "/MyCareNet/Tarification/v1"
 TARIFICATION_ACTION = "urn:be:fgov:ehealth:mycarenet:tarification:protocol:v1:TarificationConsult"
+MEMBERDATA_PATH = "/MyCareNet/MemberData/v1"
+MEMBERDATA_ACTION = "urn:be:fgov:ehealth:mycarenet:memberdata:protocol:v1:MemberDataConsultation"
 TOKEN_RENEWAL_MARGIN = timedelta(minutes=5)
+INSURABILITY_INFORMATION = FacetRequest(
+    INSURABILITY, (("requestType", "information"), ("contactType", "other"))
+)
 
 
 class ServiceFault(Exception):
@@ -172,6 +180,46 @@ class ConnectorClient:
         reply = await self.call(TARIFICATION_PATH, TARIFICATION_ACTION, request)
         return tarification_codec.parse_response(reply.payload)
 
+    async def member_data(
+        self,
+        subject: str,
+        start: date,
+        end: date,
+        *,
+        facets: list[FacetRequest] | None = None,
+        subject_format: str = SSIN_FORMAT,
+        quality: str | None = None,
+    ) -> memberdata_codec.MemberDataResult:
+        """MemberData consultation for `subject` (a NISS by default) over [start, end)."""
+        if self.subject.nihii is None:
+            raise ValueError("MemberData needs a keystore certificate with a NIHII")
+        now = self._now()
+        reference = now.strftime("%Y%m%d%H%M%S%f")[:17]
+        query = memberdata_codec.build_attribute_query(
+            requester_nihii=self.subject.nihii,
+            subject=subject,
+            subject_format=subject_format,
+            facets=facets or [INSURABILITY_INFORMATION],
+            start=datetime.combine(start, datetime.min.time()),
+            end=datetime.combine(end, datetime.min.time()),
+            query_id=f"_{reference}",
+            now=now,
+        )
+        common = CommonInput(
+            is_test=True,
+            input_reference=reference,
+            package_name="mycarenet-sim client",
+            provider_quality=quality or _quality(self.subject.profession),
+            provider_nihii=self.subject.nihii,
+            provider_ssin=self.subject.ssin,
+        )
+        request = memberdata_codec.build_request(
+            common, query, content_encryption=None, request_id=f"_{uuid.uuid4().hex}", now=now
+        )
+        reply = await self.call(MEMBERDATA_PATH, MEMBERDATA_ACTION, request)
+        detail = memberdata_codec.parse_response_detail(reply.payload)
+        return memberdata_codec.read_saml_response(detail.content)
+
     # -- transport -----------------------------------------------------------------------
     async def post_raw(
         self, path: str, body: bytes, soap_action: str | None = None
@@ -223,6 +271,12 @@ def _conditions_end(assertion: etree._Element) -> datetime:
     if raw is None:
         raise sts_codec.RstError("the assertion has no Conditions/@NotOnOrAfter")
     return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+
+
+def _quality(profession: str | None) -> str:
+    return {"DENTIST": "dentist", "PHYSIOTHERAPIST": "physiotherapist", "NURSE": "nurse"}.get(
+        profession or "", "doctor"
+    )
 
 
 def _hcparty_type(profession: str | None) -> str:

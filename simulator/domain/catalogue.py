@@ -27,6 +27,13 @@ class CatalogueEntry:
     nl: str
     location_fr: str = ""
     location_nl: str = ""
+    # MemberData answers with SAML statuses: the top and second-level status codes, the
+    # fault code and source of the detail, and the English text the catalogue gives.
+    status: str = ""
+    sub_status: str = ""
+    fault_code: str = ""
+    fault_source: str = ""
+    en: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,11 @@ def _load(name: str) -> ErrorCatalogue:
             nl=record.get("nl", ""),
             location_fr=record.get("location_fr", ""),
             location_nl=record.get("location_nl", ""),
+            status=record.get("status", ""),
+            sub_status=record.get("sub_status", ""),
+            fault_code=record.get("fault_code", ""),
+            fault_source=record.get("fault_source", ""),
+            en=record.get("en", ""),
         )
         for record in records
     )

@@ -6,6 +6,11 @@ from simulator.services.registry import Operation
 
 
 def catalogue_of_operations() -> list[Operation]:
-    from simulator.services import etkdepot, sts, tarification
+    from simulator.services import etkdepot, memberdata, sts, tarification
 
-    return [*sts.OPERATIONS, *etkdepot.OPERATIONS, *tarification.OPERATIONS]
+    return [
+        *sts.OPERATIONS,
+        *etkdepot.OPERATIONS,
+        *tarification.OPERATIONS,
+        *memberdata.OPERATIONS,
+    ]

@@ -258,6 +258,7 @@ _WST = "http://docs.oasis-open.org/ws-sx/ws-trust/200512"
 _ETK = "urn:be:fgov:ehealth:etkdepot:1_0:protocol"
 _TAR = "urn:be:fgov:ehealth:mycarenet:tarification:protocol:v1"
 _SOA = "urn:be:fgov:ehealth:errors:soa:v1"
+_MDA = "urn:be:fgov:ehealth:mycarenet:memberdata:protocol:v1"
 
 # Request and response kinds share their files (compiled once) but not their allowed roots.
 KINDS: Mapping[str, _Kind] = {
@@ -277,6 +278,12 @@ KINDS: Mapping[str, _Kind] = {
     "tarification-response": _Kind(
         ("mycarenet-tarification-protocol-v1.xsd",),
         _roots(_TAR, "TarificationConsultationResponse"),
+    ),
+    "memberdata-request": _Kind(
+        ("mycarenet-memberdata-protocol-v1.xsd",), _roots(_MDA, "MemberDataConsultationRequest")
+    ),
+    "memberdata-response": _Kind(
+        ("mycarenet-memberdata-protocol-v1.xsd",), _roots(_MDA, "MemberDataConsultationResponse")
     ),
 }
 

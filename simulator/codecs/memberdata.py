@@ -1,0 +1,392 @@
+"""MemberData v1 codec: MemberDataConsultationRequest/Response and the SAML 2.0 business payload.
+
+Outer layer: MyCareNet commons v3 (wire-formats 2.1, 8.2). Inner layer, in `Detail`: a SAML 2.0
+`samlp:AttributeQuery` in, a `samlp:Response` with one assertion per answered block out
+(domain-rules 3.2, sample `samples/memberdata/mda-saml-response-decrypted.xml`). Sealing is the
+service's business: this module reads and writes the plain business payloads.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from lxml import etree
+
+from simulator.codecs.mycarenet_commons import (
+    V3,
+    Blob,
+    CommonInput,
+    PayloadError,
+    add_blob,
+    add_common_input,
+    add_common_output,
+    read_blob,
+    read_common_input,
+)
+from simulator.domain.memberdata import (
+    CONFIRMATION_METHOD,
+    ISSUER_FORMAT,
+    SUCCESS,
+    AnswerBlock,
+    FacetRequest,
+    MemberDataAnswer,
+    MemberDataQuery,
+    StatusDetail,
+)
+from simulator.soap.parser import XmlRejected, parse_xml
+
+NAMESPACE = "urn:be:fgov:ehealth:mycarenet:memberdata:protocol:v1"
+SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
+SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
+EXT = "urn:be:cin:nippin:memberdata:saml:extension"
+# The namespace of the status details seen in real fault answers; their element names are
+# not published (wire-formats 2.1 gap), ours mirror the catalogue's fields [A].
+SUPPORT = "urn:be:cin:nippin:memberData:support:v2"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+XS = "http://www.w3.org/2001/XMLSchema"
+XML_NS = "http://www.w3.org/XML/1998/namespace"
+REQUEST_TAG = f"{{{NAMESPACE}}}MemberDataConsultationRequest"
+RESPONSE_TAG = f"{{{NAMESPACE}}}MemberDataConsultationResponse"
+ATTRIBUTE_QUERY_TAG = f"{{{SAMLP}}}AttributeQuery"
+SAML_NSMAP = {"samlp": SAMLP, "saml": SAML, "ext": EXT, "xsi": XSI, "xs": XS}
+
+
+@dataclass(frozen=True)
+class MemberDataRequest:
+    request_id: str | None  # @Id of MemberDataConsultationRequest
+    common: CommonInput
+    detail: Blob
+
+
+def parse_request(payload: etree._Element) -> MemberDataRequest:
+    if payload.tag != REQUEST_TAG:
+        raise PayloadError(
+            f"/{etree.QName(payload).localname}: not a MemberDataConsultationRequest"
+        )
+    return MemberDataRequest(
+        request_id=payload.get("Id"),
+        common=read_common_input(payload, V3),
+        detail=read_blob(payload.find(V3.p("Detail")), "/MemberDataConsultationRequest/Detail"),
+    )
+
+
+def read_attribute_query(data: bytes, common: CommonInput) -> MemberDataQuery:
+    """The AttributeQuery in a decoded (and unsealed) Detail, as plain strings."""
+    try:
+        query = parse_xml(data)
+    except XmlRejected as rejected:
+        raise PayloadError(f"Detail: the AttributeQuery is not XML: {rejected.reason}") from None
+    if query.tag != ATTRIBUTE_QUERY_TAG:
+        raise PayloadError(
+            f"Detail: expected samlp:AttributeQuery, found {etree.QName(query).localname}"
+        )
+    issuer = query.find(f"{{{SAML}}}Issuer")
+    extensions = query.find(f"{{{SAMLP}}}Extensions")
+    subject = query.find(f"{{{SAML}}}Subject")
+    name_id = subject.find(f"{{{SAML}}}NameID") if subject is not None else None
+    confirmation = subject.find(f"{{{SAML}}}SubjectConfirmation") if subject is not None else None
+    data_element = (
+        confirmation.find(f"{{{SAML}}}SubjectConfirmationData")
+        if confirmation is not None
+        else None
+    )
+    return MemberDataQuery(
+        query_id=query.get("ID"),
+        issuer=(issuer.text or "") if issuer is not None else None,
+        issuer_format=issuer.get("Format") if issuer is not None else None,
+        has_extensions=extensions is not None,
+        extensions_typed=extensions is not None and _is_extensions_type(extensions),
+        facets=tuple(_facet(f) for f in extensions.iter(f"{{{EXT}}}Facet"))
+        if extensions is not None
+        else (),
+        has_attributes=query.find(f"{{{SAML}}}Attribute") is not None,
+        name_id=(name_id.text or "") if name_id is not None else None,
+        name_id_format=name_id.get("Format") if name_id is not None else None,
+        has_confirmation=confirmation is not None,
+        confirmation_method=confirmation.get("Method") if confirmation is not None else None,
+        has_confirmation_data=data_element is not None,
+        not_before=data_element.get("NotBefore") if data_element is not None else None,
+        not_on_or_after=data_element.get("NotOnOrAfter") if data_element is not None else None,
+        requester_nihii=common.provider_nihii,
+        requester_quality=common.provider_quality,
+    )
+
+
+def _is_extensions_type(extensions: etree._Element) -> bool:
+    declared = extensions.get(f"{{{XSI}}}type")
+    if declared is None or ":" not in declared:
+        return False
+    prefix, local = declared.split(":", 1)
+    return local == "ExtensionsType" and extensions.nsmap.get(prefix) == EXT
+
+
+def _facet(element: etree._Element) -> FacetRequest:
+    # Dimension is unqualified: the extension schema has no elementFormDefault.
+    dimensions = tuple(
+        (d.get("id", ""), (d.text or ""))
+        for d in element
+        if d.tag in ("Dimension", f"{{{EXT}}}Dimension")
+    )
+    return FacetRequest(element.get("id", ""), dimensions)
+
+
+# -- the answer ------------------------------------------------------------------------------
+
+
+def build_saml_response(
+    answer: MemberDataAnswer, query: MemberDataQuery, *, now: datetime
+) -> bytes:
+    """samlp:Response for the query: the status, then one assertion per block."""
+    issuer_text = f"urn:be:cin:io:{answer.insurer}" if answer.insurer else "urn:be:cin:mycarenet"
+    response = etree.Element(
+        f"{{{SAMLP}}}Response",
+        nsmap=SAML_NSMAP,
+        ID=f"_{uuid.uuid4()}",
+        IssueInstant=_instant(now),
+        Version="2.0",
+    )
+    if query.query_id:
+        response.set("InResponseTo", query.query_id)
+    etree.SubElement(response, f"{{{SAML}}}Issuer").text = issuer_text
+    _add_status(response, answer)
+    for block in answer.blocks:
+        _add_assertion(response, block, query, issuer_text, now)
+    return etree.tostring(response, xml_declaration=True, encoding="UTF-8")
+
+
+def _add_status(response: etree._Element, answer: MemberDataAnswer) -> None:
+    status = etree.SubElement(response, f"{{{SAMLP}}}Status")
+    code = etree.SubElement(status, f"{{{SAMLP}}}StatusCode", Value=answer.status)
+    if not answer.details:
+        return
+    first = answer.details[0]
+    if first.sub_status:
+        etree.SubElement(code, f"{{{SAMLP}}}StatusCode", Value=first.sub_status)
+    etree.SubElement(status, f"{{{SAMLP}}}StatusMessage").text = first.message_en or first.code
+    detail = etree.SubElement(status, f"{{{SAMLP}}}StatusDetail")
+    for item in answer.details:
+        _add_detail(detail, item, answer.insurer)
+
+
+def _add_detail(parent: etree._Element, item: StatusDetail, insurer: str | None) -> None:
+    element = etree.SubElement(parent, f"{{{SUPPORT}}}Detail", nsmap={"sup": SUPPORT})
+    source = item.fault_source.replace("XXX", insurer or "XXX")
+    for tag, value in (
+        ("DetailCode", item.code),
+        ("FaultCode", item.fault_code),
+        ("FaultSource", source),
+        ("Location", item.path or ""),
+    ):
+        etree.SubElement(element, f"{{{SUPPORT}}}{tag}").text = value
+    for lang, text in (("en", item.message_en), ("fr", item.message_fr), ("nl", item.message_nl)):
+        if text:
+            message = etree.SubElement(element, f"{{{SUPPORT}}}Message")
+            message.set(f"{{{XML_NS}}}lang", lang)
+            message.text = text
+
+
+def _add_assertion(
+    response: etree._Element,
+    block: AnswerBlock,
+    query: MemberDataQuery,
+    issuer: str,
+    now: datetime,
+) -> None:
+    assertion = etree.SubElement(
+        response,
+        f"{{{SAML}}}Assertion",
+        ID=f"_{uuid.uuid4()}",
+        IssueInstant=_instant(now),
+        Version="2.0",
+    )
+    etree.SubElement(assertion, f"{{{SAML}}}Issuer").text = issuer
+    _add_subject(assertion, query)
+    advice = etree.SubElement(assertion, f"{{{SAML}}}Advice")
+    advice.set(f"{{{XSI}}}type", "ext:AdviceType")
+    etree.SubElement(advice, f"{{{EXT}}}AssertionType").text = block.assertion_type
+    facet = etree.SubElement(advice, f"{{{EXT}}}Facet", id=block.facet.id)
+    for name, text in block.facet.dimensions:
+        etree.SubElement(facet, "Dimension", id=name).text = text
+    statement = etree.SubElement(assertion, f"{{{SAML}}}AttributeStatement")
+    for attribute in block.attributes:
+        element = etree.SubElement(statement, f"{{{SAML}}}Attribute", Name=attribute.name)
+        value = etree.SubElement(element, f"{{{SAML}}}AttributeValue")
+        value.set(f"{{{XSI}}}type", f"xs:{attribute.xsd_type}")
+        value.text = attribute.value
+
+
+def _add_subject(assertion: etree._Element, query: MemberDataQuery) -> None:
+    subject = etree.SubElement(assertion, f"{{{SAML}}}Subject")
+    name_id = etree.SubElement(subject, f"{{{SAML}}}NameID")
+    name_id.text = query.name_id or ""
+    if query.name_id_format:
+        name_id.set("Format", query.name_id_format)
+    confirmation = etree.SubElement(
+        subject, f"{{{SAML}}}SubjectConfirmation", Method=CONFIRMATION_METHOD
+    )
+    data = etree.SubElement(confirmation, f"{{{SAML}}}SubjectConfirmationData")
+    if query.not_before:
+        data.set("NotBefore", query.not_before)
+    if query.not_on_or_after:
+        data.set("NotOnOrAfter", query.not_on_or_after)
+
+
+def build_response(
+    request: MemberDataRequest,
+    detail: bytes,
+    *,
+    content_encryption: str | None,
+    response_id: str,
+    now: datetime,
+) -> etree._Element:
+    response = etree.Element(
+        RESPONSE_TAG,
+        nsmap={"md": NAMESPACE, "p": V3.protocol, "c": V3.core},
+        Id=response_id,
+        IssueInstant=_instant(now),
+    )
+    if request.request_id:
+        response.set("InResponseTo", request.request_id)
+    returned = etree.SubElement(response, V3.p("Return"))
+    add_common_output(
+        returned,
+        V3,
+        input_reference=request.common.input_reference,
+        nip_reference=f"NIP-{response_id.lstrip('_')}",
+        output_reference=f"OUT-{response_id.lstrip('_')}",
+    )
+    add_blob(
+        returned,
+        V3.p("Detail"),
+        detail,
+        blob_id=f"_{uuid.uuid4()}",
+        content_encryption=content_encryption,
+    )
+    return response
+
+
+# -- client side -----------------------------------------------------------------------------
+
+
+def build_attribute_query(
+    *,
+    requester_nihii: str,
+    subject: str,
+    subject_format: str,
+    facets: list[FacetRequest],
+    start: datetime,
+    end: datetime,
+    query_id: str,
+    now: datetime,
+) -> bytes:
+    query = etree.Element(
+        ATTRIBUTE_QUERY_TAG,
+        nsmap=SAML_NSMAP,
+        ID=query_id,
+        Version="2.0",
+        IssueInstant=_instant(now),
+    )
+    etree.SubElement(query, f"{{{SAML}}}Issuer", Format=ISSUER_FORMAT).text = requester_nihii
+    extensions = etree.SubElement(query, f"{{{SAMLP}}}Extensions")
+    extensions.set(f"{{{XSI}}}type", "ext:ExtensionsType")
+    for facet in facets:
+        element = etree.SubElement(extensions, f"{{{EXT}}}Facet", id=facet.id)
+        for name, value in facet.dimensions:
+            etree.SubElement(element, "Dimension", id=name).text = value
+    subject_element = etree.SubElement(query, f"{{{SAML}}}Subject")
+    etree.SubElement(subject_element, f"{{{SAML}}}NameID", Format=subject_format).text = subject
+    confirmation = etree.SubElement(
+        subject_element, f"{{{SAML}}}SubjectConfirmation", Method=CONFIRMATION_METHOD
+    )
+    etree.SubElement(
+        confirmation,
+        f"{{{SAML}}}SubjectConfirmationData",
+        NotBefore=_instant(start),
+        NotOnOrAfter=_instant(end),
+    )
+    return etree.tostring(query, xml_declaration=True, encoding="UTF-8")
+
+
+def build_request(
+    common: CommonInput,
+    detail: bytes,
+    *,
+    content_encryption: str | None,
+    request_id: str,
+    now: datetime,
+) -> etree._Element:
+    request = etree.Element(
+        REQUEST_TAG,
+        nsmap={"md": NAMESPACE, "p": V3.protocol, "c": V3.core},
+        Id=request_id,
+        IssueInstant=_instant(now),
+    )
+    # The simulator does not check the MyCareNet package licence.
+    add_common_input(request, V3, common, license_user="mycarenet-sim", license_password="-")  # noqa: S106
+    add_blob(
+        request,
+        V3.p("Detail"),
+        detail,
+        blob_id=f"_{uuid.uuid4()}",
+        content_encryption=content_encryption,
+    )
+    return request
+
+
+@dataclass(frozen=True)
+class MemberDataResult:
+    status: str
+    sub_status: str | None
+    detail_codes: tuple[str, ...]
+    message: str | None
+    blocks: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...]  # (type, facet, attributes)
+    issuer: str | None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == SUCCESS
+
+    def attributes(self, assertion_type: str) -> list[dict[str, str]]:
+        """The attributes of every block of this type, as name -> value."""
+        return [dict(attrs) for kind, _, attrs in self.blocks if kind == assertion_type]
+
+
+def parse_response_detail(payload: etree._Element) -> Blob:
+    if payload.tag != RESPONSE_TAG:
+        raise PayloadError(
+            f"/{etree.QName(payload).localname}: not a MemberDataConsultationResponse"
+        )
+    detail = payload.find(f"{V3.p('Return')}/{V3.p('Detail')}")
+    return read_blob(detail, "/MemberDataConsultationResponse/Return/Detail")
+
+
+def read_saml_response(data: bytes) -> MemberDataResult:
+    try:
+        response = parse_xml(data)
+    except XmlRejected as rejected:
+        raise PayloadError(f"Detail: the samlp:Response is not XML: {rejected.reason}") from None
+    code = response.find(f"{{{SAMLP}}}Status/{{{SAMLP}}}StatusCode")
+    sub = code.find(f"{{{SAMLP}}}StatusCode") if code is not None else None
+    blocks = []
+    for assertion in response.iterfind(f"{{{SAML}}}Assertion"):
+        kind = assertion.findtext(f"{{{SAML}}}Advice/{{{EXT}}}AssertionType") or ""
+        facet = assertion.find(f"{{{SAML}}}Advice/{{{EXT}}}Facet")
+        attributes = tuple(
+            (a.get("Name", ""), a.findtext(f"{{{SAML}}}AttributeValue") or "")
+            for a in assertion.iterfind(f"{{{SAML}}}AttributeStatement/{{{SAML}}}Attribute")
+        )
+        blocks.append((kind, facet.get("id", "") if facet is not None else "", attributes))
+    return MemberDataResult(
+        status=code.get("Value", "") if code is not None else "",
+        sub_status=sub.get("Value") if sub is not None else None,
+        detail_codes=tuple(d.text or "" for d in response.iter(f"{{{SUPPORT}}}DetailCode")),
+        message=response.findtext(f"{{{SAMLP}}}Status/{{{SAMLP}}}StatusMessage"),
+        blocks=tuple(blocks),
+        issuer=response.findtext(f"{{{SAML}}}Issuer"),
+    )
+
+
+def _instant(moment: datetime) -> str:
+    return moment.replace(microsecond=0, tzinfo=None).isoformat()

@@ -1,0 +1,489 @@
+"""MemberData: what the insurer answers to a SAML 2.0 AttributeQuery (domain-rules section 3).
+
+The codec turns the AttributeQuery into a `MemberDataQuery` (strings exactly as read, None when
+absent); `consult_member_data` checks it the way MyCareNet and the insurer do, then answers one
+block per facet. The SAML status of a refusal comes from the MemberData catalogue: one status
+per answer, the first problem found in the order the checks below run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from simulator.domain.catalogue import ErrorCatalogue
+from simulator.domain.identifiers import is_valid_mutuality, is_valid_nihii, is_valid_niss
+from simulator.domain.population import InsurabilityPeriod, Patient, Population
+
+CATALOGUE = "memberdata"
+_NIPPIN = "urn:be:cin:nippin:"
+_RECEIVER = f"{_NIPPIN}careReceiver:"
+
+SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
+REQUESTER = "urn:oasis:names:tc:SAML:2.0:status:Requester"
+RESPONDER = "urn:oasis:names:tc:SAML:2.0:status:Responder"
+
+INSURABILITY = "urn:be:cin:nippin:insurability"
+CHRONIC_CONDITION = "urn:be:cin:nippin:chronicCondition"
+CARE_PATH = "urn:be:cin:nippin:carePath"
+REFERENCE_PHARMACY = "urn:be:cin:nippin:referencePharmacy"
+GLOBAL_MEDICAL_FILE = "urn:be:cin:nippin:globalMedicalFile"
+PALLIATIVE_STATUS = "urn:be:cin:nippin:palliativeStatus"
+
+# Facet -> dimension -> allowed values (wire-formats 2.1, domain-rules 3.1).
+FACETS: dict[str, dict[str, frozenset[str]]] = {
+    INSURABILITY: {
+        "requestType": frozenset({"information", "invoicing"}),
+        "contactType": frozenset({"other", "hospitalized"}),
+    },
+    CHRONIC_CONDITION: {},
+    CARE_PATH: {"carePathType": frozenset({"diabetes", "renalinsufficiency"})},
+    REFERENCE_PHARMACY: {},
+    GLOBAL_MEDICAL_FILE: {},
+    PALLIATIVE_STATUS: {},
+}
+# The catalogue has dedicated codes for an empty or unknown value of these dimensions.
+_EMPTY_DIMENSION = {
+    "requestType": "EMPTY_REQUESTTYPE",
+    "contactType": "EMPTY_CONTACTTYPE",
+    "carePathType": "EMPTY_CAREPATHTYPE",
+}
+_UNALLOWED_DIMENSION = {
+    "requestType": "UNALLOWED_REQUESTTYPE",
+    "contactType": "UNALLOWED_CONTACTTYPE",
+    "carePathType": "UNALLOWED_CAREPATHTYPE",
+}
+# Facets a requester quality may not ask for (domain-rules 3.1: physiotherapists get
+# UNAUTHORIZED_FACET for carePath and referencePharmacy) [C for physiotherapists, A otherwise].
+UNAUTHORIZED_FACETS: dict[str, frozenset[str]] = {
+    "physiotherapist": frozenset({CARE_PATH, REFERENCE_PHARMACY}),
+    "nurse": frozenset({REFERENCE_PHARMACY}),
+    "dentist": frozenset({CARE_PATH, REFERENCE_PHARMACY}),
+}
+
+ISSUER_FORMAT = "urn:be:cin:nippin:nihii11"
+SSIN_FORMAT = "urn:be:fgov:person:ssin"
+SSIN_AT_MUTUALITY_FORMAT = "urn:be:cin:nippin:member:ssin@mut"
+REGISTRATION_AT_MUTUALITY_FORMAT = f"{_RECEIVER}registrationNumber@mut"
+NAME_ID_FORMATS = frozenset(
+    {SSIN_FORMAT, SSIN_AT_MUTUALITY_FORMAT, REGISTRATION_AT_MUTUALITY_FORMAT}
+)
+CONFIRMATION_METHOD = "urn:be:cin:nippin:memberIdentification"
+MAX_YEARS_BACK = 5
+MAX_PERIODS = 5
+
+# Assertion types of the answer (domain-rules 3.2).
+PATIENT_DATA = "urn:be:cin:nippin:insurability:patientData"
+PERIOD = "urn:be:cin:nippin:insurability:period"
+PAYMENT = "urn:be:cin:nippin:insurability:payment"
+HOSPITALISATION = "urn:be:cin:nippin:hospitalisation"
+MEDICAL_HOUSE = "urn:be:cin:nippin:medicalHouse"
+TECHNICAL = "urn:be:cin:nippin:technicalAssertion"
+
+
+@dataclass(frozen=True)
+class FacetRequest:
+    id: str
+    dimensions: tuple[tuple[str, str], ...] = ()  # (id, value) as sent, in order
+
+    def dimension(self, name: str) -> str | None:
+        return next((value for key, value in self.dimensions if key == name), None)
+
+
+@dataclass(frozen=True)
+class MemberDataQuery:
+    query_id: str | None
+    issuer: str | None  # None: no saml:Issuer element
+    issuer_format: str | None
+    has_extensions: bool
+    extensions_typed: bool  # samlp:Extensions carries xsi:type ext:ExtensionsType
+    facets: tuple[FacetRequest, ...]
+    has_attributes: bool  # saml:Attribute children are forbidden in the query
+    name_id: str | None  # None: no NameID element
+    name_id_format: str | None
+    has_confirmation: bool
+    confirmation_method: str | None
+    has_confirmation_data: bool
+    not_before: str | None
+    not_on_or_after: str | None
+    requester_nihii: str | None = None  # CommonInput Origin/CareProvider/Nihii/Value
+    requester_quality: str | None = None  # CommonInput Nihii/Quality: doctor, dentist, ...
+
+
+@dataclass(frozen=True)
+class Attribute:
+    name: str
+    value: str
+    xsd_type: str = "string"  # xs:string | xs:date | xs:boolean
+
+
+@dataclass(frozen=True)
+class AnswerBlock:
+    """One saml:Assertion of the answer: its type, the facet it answers and its attributes."""
+
+    assertion_type: str
+    facet: FacetRequest
+    attributes: tuple[Attribute, ...]
+
+
+@dataclass(frozen=True)
+class StatusDetail:
+    """A catalogue entry as the answer's samlp:Status carries it."""
+
+    code: str  # detail code, e.g. BO_UNKNOWN_NISS
+    status: str
+    sub_status: str
+    fault_code: str
+    fault_source: str
+    path: str | None
+    message_en: str
+    message_fr: str
+    message_nl: str
+
+
+@dataclass(frozen=True)
+class MemberDataAnswer:
+    status: str
+    details: tuple[StatusDetail, ...] = ()
+    blocks: tuple[AnswerBlock, ...] = ()
+    insurer: str | None = None  # 3-digit union code of the answering insurer
+    patient: Patient | None = None
+    start: date | None = None
+    end: date | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == SUCCESS
+
+    @property
+    def sub_status(self) -> str | None:
+        return self.details[0].sub_status if self.details else None
+
+
+class Refusal(Exception):
+    """A check failed: the answer is this catalogue status and nothing else."""
+
+    def __init__(self, code: str, path: str | None = None) -> None:
+        super().__init__(code)
+        self.detail = status_detail(code, path)
+
+
+def status_detail(code: str, path: str | None = None) -> StatusDetail:
+    entry = ErrorCatalogue.load(CATALOGUE).entry(code, path)
+    return StatusDetail(
+        code=code,
+        status=entry.status,
+        sub_status=entry.sub_status,
+        fault_code=entry.fault_code,
+        fault_source=entry.fault_source,
+        path=path or entry.path,
+        message_en=entry.en,
+        message_fr=entry.fr,
+        message_nl=entry.nl,
+    )
+
+
+def consult_member_data(
+    query: MemberDataQuery, population: Population, today: date
+) -> MemberDataAnswer:
+    """Check the query and answer every facet asked, or refuse with one catalogue status."""
+    try:
+        _check_issuer(query)
+        _check_facets(query)
+        _check_subject_form(query)
+        start, end = _check_period(query, today)
+        patient = _find_patient(query, population)
+        _check_patient_facts(query, patient)
+    except Refusal as refusal:
+        return MemberDataAnswer(status=refusal.detail.status, details=(refusal.detail,))
+
+    blocks, warnings = _answer(query, patient, start, end, population)
+    return MemberDataAnswer(
+        status=SUCCESS,
+        details=tuple(warnings),
+        blocks=tuple(blocks),
+        insurer=patient.insurer,
+        patient=patient,
+        start=start,
+        end=end,
+    )
+
+
+# -- checks, in the order the service runs them --------------------------------------------
+
+
+def _check_issuer(query: MemberDataQuery) -> None:
+    if query.issuer is None:
+        raise Refusal("MISSING_ISSUER_TAG")
+    if query.issuer_format is None:
+        raise Refusal("MISSING_ISSUER_FORMAT")
+    if query.issuer_format != ISSUER_FORMAT:
+        raise Refusal("INVALID_ISSUER_FORMAT")
+    if not is_valid_nihii(query.issuer.strip()):
+        raise Refusal("INVALID_ISSUER_VALUE")
+    if query.requester_nihii and query.requester_nihii != query.issuer.strip():
+        raise Refusal("CROSSCHECK_ISSUER")
+    if query.has_attributes:
+        raise Refusal("FORBIDDEN_ATTRIBUTES")
+
+
+def _check_facets(query: MemberDataQuery) -> None:
+    if not query.has_extensions:
+        raise Refusal("MISSING_EXTENSIONS_TAG")
+    if not query.extensions_typed:
+        raise Refusal("MISSING_OR_BAD_EXTENSIONS_TYPE", "/AttributeQuery/Extensions/@xsi:type")
+    seen: set[str] = set()
+    forbidden = UNAUTHORIZED_FACETS.get(query.requester_quality or "", frozenset())
+    for facet in query.facets:
+        if facet.id not in FACETS:
+            raise Refusal("UNKNOWN_FACET")
+        if facet.id in seen:
+            raise Refusal("DUPLICATED_FACET")
+        seen.add(facet.id)
+        if facet.id in forbidden:
+            raise Refusal("UNAUTHORIZED_FACET")
+        _check_dimensions(facet)
+    if not query.facets:
+        raise Refusal("MISSING_EXTENSIONS_TAG")
+
+
+def _check_dimensions(facet: FacetRequest) -> None:
+    allowed = FACETS[facet.id]
+    names = [name for name, _ in facet.dimensions]
+    for name in names:
+        if name not in allowed:
+            raise Refusal("INVALID_DIMENSION_ID")
+    if len(set(names)) != len(names):
+        raise Refusal("DUPLICATED_DIMENSION")
+    for name, values in allowed.items():
+        value = facet.dimension(name)
+        if value is None:
+            raise Refusal("MISSING_DIMENSION")
+        if not value.strip():
+            raise Refusal(_EMPTY_DIMENSION[name])
+        if value.strip() not in values:
+            raise Refusal(_UNALLOWED_DIMENSION[name])
+
+
+def _check_subject_form(query: MemberDataQuery) -> None:
+    if query.name_id is None:
+        raise Refusal("MISSING_NAMEID")
+    if query.name_id_format is None:
+        raise Refusal("MISSING_NAMEID_FORMAT")
+    if query.name_id_format not in NAME_ID_FORMATS:
+        raise Refusal("INVALID_NAMEID_FORMAT")
+    value = query.name_id.strip()
+    if query.name_id_format == SSIN_FORMAT:
+        _check_ssin(value)
+        return
+    person, _, mutuality = value.partition("@")
+    if query.name_id_format == SSIN_AT_MUTUALITY_FORMAT:
+        _check_ssin(person)
+    elif not person:
+        raise Refusal("EMPTY_REG_NUM")
+    if not mutuality:
+        raise Refusal("EMPTY_IO")
+    if len(mutuality) != 3 or not mutuality.isdigit():
+        raise Refusal("INVALID_IO_FORMAT")
+    if not is_valid_mutuality(mutuality):
+        raise Refusal("INVALID_IO_VALUE")
+
+
+def _check_ssin(ssin: str) -> None:
+    if not ssin:
+        raise Refusal("EMPTY_INSS")
+    if len(ssin) != 11 or not ssin.isdigit():
+        raise Refusal("INVALID_INSS_FORMAT", "/AttributeQuery/Subject/NameID")
+    if not is_valid_niss(ssin):
+        raise Refusal("INVALID_INSS_VALUE")
+
+
+def _check_period(query: MemberDataQuery, today: date) -> tuple[date, date]:
+    if not query.has_confirmation:
+        raise Refusal("MISSING_SUBJECT_CONFIRMATION_TAG")
+    if query.confirmation_method != CONFIRMATION_METHOD:
+        raise Refusal("INVALID_SUBJECT_CONFIRMATION_METHOD_VALUE")
+    if not query.has_confirmation_data:
+        raise Refusal("MISSING_SUBJECT_CONFIRMATION_DATA_TAG")
+    start = _day(query.not_before)
+    if start is None:
+        raise Refusal("EMPTY_STARTDATE")
+    end = _day(query.not_on_or_after)
+    if end is None:
+        raise Refusal("EMPTY_ENDDATE")
+    if end < start:
+        raise Refusal("INVALID_PERIOD")
+    if start > today:
+        raise Refusal("START_DATE_IN_FUTURE")
+    if start < _years_before(today, MAX_YEARS_BACK):
+        raise Refusal("PERIOD_TOO_FAR_IN_PAST")
+    return start, end
+
+
+def _find_patient(query: MemberDataQuery, population: Population) -> Patient:
+    value = (query.name_id or "").strip()
+    if query.name_id_format == REGISTRATION_AT_MUTUALITY_FORMAT:
+        number, _, mutuality = value.partition("@")
+        if not number.isdigit():
+            raise Refusal("BO_INVALID_REGNBR")
+        for patient in population.patients:
+            if patient.mutuality == mutuality and patient.registration_number == number:
+                return patient
+        raise Refusal("BO_UNKNOWN_REGNBR")
+    ssin, _, mutuality = value.partition("@")
+    found = population.find(ssin)
+    if found is None:
+        # Nobody insures this NISS: MyCareNet's routing finds no insurer for it.
+        raise Refusal("UNKNOWN_NISS_ROUTING")
+    if mutuality and mutuality != found.mutuality:
+        # Routed to the insurer named by the client, which does not know the person.
+        raise Refusal("BO_UNKNOWN_NISS")
+    return found
+
+
+def _check_patient_facts(query: MemberDataQuery, patient: Patient) -> None:
+    hospitalized_asked = any(
+        facet.id == INSURABILITY and facet.dimension("contactType") == "hospitalized"
+        for facet in query.facets
+    )
+    if hospitalized_asked and not patient.hospitalised:
+        raise Refusal("MISMATCHED_CONTACTTYPE")
+
+
+# -- the answer ------------------------------------------------------------------------------
+
+
+def _answer(
+    query: MemberDataQuery, patient: Patient, start: date, end: date, population: Population
+) -> tuple[list[AnswerBlock], list[StatusDetail]]:
+    blocks: list[AnswerBlock] = []
+    warnings: list[StatusDetail] = []
+    for facet in query.facets:
+        if facet.id == INSURABILITY:
+            blocks += _insurability(facet, patient, start, end, warnings)
+        elif facet.id == GLOBAL_MEDICAL_FILE and patient.dmg_holder:
+            blocks.append(_global_medical_file(facet, patient.dmg_holder, population))
+        elif facet.id == CHRONIC_CONDITION and patient.chronic:
+            years = range(start.year, end.year + 1)
+            attributes = tuple(
+                Attribute("urn:be:cin:nippin:chronicCondition:year", str(y)) for y in years
+            )
+            blocks.append(AnswerBlock(CHRONIC_CONDITION, facet, attributes))
+        elif facet.id == PALLIATIVE_STATUS and patient.palliative:
+            since = _first_insured_day(patient) or start
+            attributes = (
+                Attribute(f"{_NIPPIN}palliativeStatus:startDate", since.isoformat(), "date"),
+            )
+            blocks.append(AnswerBlock(PALLIATIVE_STATUS, facet, attributes))
+        # carePath and referencePharmacy: the synthetic world holds no such data, and the real
+        # service answers an absent status with no block rather than an error.
+    facets_text = ",".join(facet.id.rsplit(":", 1)[-1] for facet in query.facets)
+    technical = (
+        Attribute("urn:be:cin:nippin:technicalAssertion:status", facets_text),
+        Attribute("urn:be:cin:nippin:technicalAssertion:version", "1"),
+    )
+    blocks.append(AnswerBlock(TECHNICAL, query.facets[0], technical))
+    return blocks, warnings
+
+
+def _insurability(
+    facet: FacetRequest, patient: Patient, start: date, end: date, warnings: list[StatusDetail]
+) -> list[AnswerBlock]:
+    identity = [
+        Attribute("urn:be:fgov:person:ssin", patient.ssin),
+        Attribute(f"{_RECEIVER}name", patient.last_name.upper()),
+        Attribute(f"{_RECEIVER}firstName", patient.first_name.upper()),
+        Attribute(f"{_RECEIVER}birthDate", patient.birth_date.isoformat(), "date"),
+        Attribute(f"{_RECEIVER}gender", patient.sex),
+    ]
+    if patient.death_date is not None:
+        identity.append(
+            Attribute(
+                f"{_RECEIVER}deceasedDate",
+                patient.death_date.isoformat(),
+                "date",
+            )
+        )
+    blocks = [AnswerBlock(PATIENT_DATA, facet, tuple(identity))]
+    periods = [p for p in patient.periods if _overlaps(p, start, end)]
+    if len(periods) > MAX_PERIODS:
+        warnings.append(status_detail("ONLY_FIVE_PERIODS_RETURNED"))
+        periods = periods[-MAX_PERIODS:]
+    invoicing = facet.dimension("requestType") == "invoicing"
+    for period in periods:
+        blocks.append(AnswerBlock(PERIOD, facet, _period_attributes(period, invoicing)))
+    if periods:
+        by_insurer = "true" if patient.third_party_payment_mandatory else "false"
+        payment = (Attribute("urn:be:cin:nippin:payment:byIO", by_insurer, "boolean"),)
+        blocks.append(AnswerBlock(PAYMENT, facet, payment))
+    if patient.medical_house:
+        since = _first_insured_day(patient) or start
+        blocks.append(
+            AnswerBlock(
+                MEDICAL_HOUSE,
+                facet,
+                (Attribute("urn:be:cin:nippin:medicalHouse:startDate", since.isoformat(), "date"),),
+            )
+        )
+    if facet.dimension("contactType") == "hospitalized":
+        blocks.append(
+            AnswerBlock(
+                HOSPITALISATION,
+                facet,
+                (Attribute("urn:be:cin:nippin:hospital:admissionDate", start.isoformat(), "date"),),
+            )
+        )
+    return blocks
+
+
+def _period_attributes(period: InsurabilityPeriod, invoicing: bool) -> tuple[Attribute, ...]:
+    attributes = [
+        Attribute(f"{_RECEIVER}registrationNumber", period.registration_number),
+        Attribute(f"{_RECEIVER}mutuality", period.mutuality),
+        Attribute("urn:be:cin:nippin:cb1", period.ct1),
+        Attribute("urn:be:cin:nippin:cb2", period.ct2),
+        Attribute("urn:be:cin:nippin:communicationDate", period.start.isoformat(), "date"),
+    ]
+    if invoicing:
+        # The insurer's agreement to be invoiced for this period (eFact record 20) [A].
+        attributes.append(
+            Attribute(f"{_NIPPIN}paymentApproval", f"{period.mutuality}{period.start:%y%m%d}")
+        )
+    return tuple(attributes)
+
+
+def _global_medical_file(facet: FacetRequest, holder: str, population: Population) -> AnswerBlock:
+    attributes = [Attribute("urn:be:cin:nippin:globalMedicalFile:hcp:nihii11", holder)]
+    provider = population.provider(holder)
+    if provider is not None:
+        attributes += [
+            Attribute("urn:be:cin:nippin:globalMedicalFile:hcp:name", provider.last_name.upper()),
+            Attribute(
+                "urn:be:cin:nippin:globalMedicalFile:hcp:firstName", provider.first_name.upper()
+            ),
+        ]
+    return AnswerBlock(GLOBAL_MEDICAL_FILE, facet, tuple(attributes))
+
+
+def _overlaps(period: InsurabilityPeriod, start: date, end: date) -> bool:
+    return period.start <= end and (period.end is None or period.end >= start)
+
+
+def _first_insured_day(patient: Patient) -> date | None:
+    return min((p.start for p in patient.periods), default=None)
+
+
+def _day(text: str | None) -> date | None:
+    if not text or not text.strip():
+        return None
+    try:
+        return datetime.fromisoformat(text.strip().replace("Z", "+00:00")).date()
+    except ValueError:
+        return None
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)

@@ -1,0 +1,62 @@
+"""MemberData v1 (sync): insurability and the other facets of one member, as SAML 2.0."""
+
+from __future__ import annotations
+
+import uuid
+
+from lxml import etree
+
+from simulator.codecs import memberdata as codec
+from simulator.codecs.mycarenet_commons import PayloadError
+from simulator.domain.memberdata import consult_member_data
+from simulator.runtime import Simulator
+from simulator.server.exchange import Exchange
+from simulator.services.registry import Operation
+from simulator.soap import faults
+from simulator.soap.envelope import new_envelope
+
+PATH = "/MyCareNet/MemberData/v1"
+SOAP_ACTION = "urn:be:fgov:ehealth:mycarenet:memberdata:protocol:v1:MemberDataConsultation"
+
+
+async def member_data_consultation(sim: Simulator, exchange: Exchange) -> etree._Element:
+    try:
+        request = codec.parse_request(exchange.payload)
+        if request.detail.content_encryption:
+            raise PayloadError(
+                "/MemberDataConsultationRequest/Detail/@ContentEncryption: sealed requests are "
+                "not accepted yet; send the AttributeQuery unencrypted (no ContentEncryption)"
+            )
+        query = codec.read_attribute_query(request.detail.content, request.common)
+    except PayloadError as error:
+        raise faults.SoapFault("SOA-03007", str(error)) from None
+    exchange.provider_nihii = request.common.provider_nihii
+    exchange.patient_ssin = (query.name_id or "").split("@", 1)[0] or None
+
+    answer = consult_member_data(query, sim.population, sim.clock.today())
+    if not answer.accepted:
+        exchange.business_code = answer.details[0].code
+    now = sim.clock.now()
+    saml_response = codec.build_saml_response(answer, query, now=now)
+    response = codec.build_response(
+        request,
+        saml_response,
+        content_encryption=None,
+        response_id=f"_{uuid.uuid4().hex}",
+        now=now,
+    )
+    return new_envelope(response)
+
+
+OPERATIONS = [
+    Operation(
+        service="memberdata",
+        name="MemberDataConsultation",
+        path=PATH,
+        payload=codec.REQUEST_TAG,
+        soap_actions=frozenset({SOAP_ACTION}),
+        handler=member_data_consultation,
+        request_schema="memberdata-request",
+        response_schema="memberdata-response",
+    )
+]

@@ -1,0 +1,191 @@
+"""MemberData rules: one test per catalogue status the simulator gives, and the answer blocks."""
+
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+from simulator.domain.memberdata import (
+    CHRONIC_CONDITION,
+    INSURABILITY,
+    ISSUER_FORMAT,
+    PALLIATIVE_STATUS,
+    PERIOD,
+    REQUESTER,
+    RESPONDER,
+    SSIN_FORMAT,
+    SUCCESS,
+    TECHNICAL,
+    FacetRequest,
+    MemberDataQuery,
+    consult_member_data,
+)
+from simulator.domain.population import Population, build_population
+
+TODAY = date(2026, 11, 23)
+GP = "10394044003"
+INFORMATION = FacetRequest(INSURABILITY, (("requestType", "information"), ("contactType", "other")))
+
+
+@pytest.fixture(scope="module")
+def world() -> Population:
+    return build_population(seed=5, patients=60, providers=6, today=TODAY)
+
+
+def query(ssin: str, **changes: object) -> MemberDataQuery:
+    base = MemberDataQuery(
+        query_id="_1",
+        issuer=GP,
+        issuer_format=ISSUER_FORMAT,
+        has_extensions=True,
+        extensions_typed=True,
+        facets=(INFORMATION,),
+        has_attributes=False,
+        name_id=ssin,
+        name_id_format=SSIN_FORMAT,
+        has_confirmation=True,
+        confirmation_method="urn:be:cin:nippin:memberIdentification",
+        has_confirmation_data=True,
+        not_before="2026-11-23T00:00:00",
+        not_on_or_after="2026-11-24T00:00:00",
+        requester_nihii=GP,
+        requester_quality="doctor",
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("changes", "code"),
+    [
+        ({"issuer": None}, "MISSING_ISSUER_TAG"),
+        ({"issuer_format": None}, "MISSING_ISSUER_FORMAT"),
+        ({"issuer_format": "urn:other"}, "INVALID_ISSUER_FORMAT"),
+        ({"issuer": "12345"}, "INVALID_ISSUER_VALUE"),
+        ({"requester_nihii": "17626284004"}, "CROSSCHECK_ISSUER"),
+        ({"has_attributes": True}, "FORBIDDEN_ATTRIBUTES"),
+        ({"has_extensions": False}, "MISSING_EXTENSIONS_TAG"),
+        ({"extensions_typed": False}, "MISSING_OR_BAD_EXTENSIONS_TYPE"),
+        ({"facets": (INFORMATION, INFORMATION)}, "DUPLICATED_FACET"),
+        (
+            {"facets": (FacetRequest(INSURABILITY, (("requestType", "information"),)),)},
+            "MISSING_DIMENSION",
+        ),
+        (
+            {
+                "facets": (
+                    FacetRequest(INSURABILITY, (("requestType", ""), ("contactType", "other"))),
+                )
+            },
+            "EMPTY_REQUESTTYPE",
+        ),
+        (
+            {
+                "facets": (
+                    FacetRequest(INSURABILITY, (("requestType", "x"), ("contactType", "other"))),
+                )
+            },
+            "UNALLOWED_REQUESTTYPE",
+        ),
+        (
+            {
+                "facets": (
+                    FacetRequest(
+                        INSURABILITY, (("requestType", "information"), ("contactType", "elsewhere"))
+                    ),
+                )
+            },
+            "UNALLOWED_CONTACTTYPE",
+        ),
+        (
+            {
+                "facets": (
+                    FacetRequest(
+                        INSURABILITY,
+                        (("requestType", "information"), ("contactType", "other"), ("colour", "x")),
+                    ),
+                )
+            },
+            "INVALID_DIMENSION_ID",
+        ),
+        (
+            {
+                "facets": (
+                    FacetRequest(
+                        INSURABILITY,
+                        (
+                            ("requestType", "information"),
+                            ("requestType", "invoicing"),
+                            ("contactType", "other"),
+                        ),
+                    ),
+                )
+            },
+            "DUPLICATED_DIMENSION",
+        ),
+        ({"name_id": None}, "MISSING_NAMEID"),
+        ({"name_id_format": None}, "MISSING_NAMEID_FORMAT"),
+        ({"name_id_format": "urn:other"}, "INVALID_NAMEID_FORMAT"),
+        ({"name_id": "123"}, "INVALID_INSS_FORMAT"),
+        ({"name_id": ""}, "EMPTY_INSS"),
+        ({"has_confirmation": False}, "MISSING_SUBJECT_CONFIRMATION_TAG"),
+        ({"confirmation_method": "urn:other"}, "INVALID_SUBJECT_CONFIRMATION_METHOD_VALUE"),
+        ({"has_confirmation_data": False}, "MISSING_SUBJECT_CONFIRMATION_DATA_TAG"),
+        ({"not_before": None}, "EMPTY_STARTDATE"),
+        ({"not_on_or_after": None}, "EMPTY_ENDDATE"),
+    ],
+)
+def test_request_errors(world: Population, changes: dict[str, object], code: str) -> None:
+    answer = consult_member_data(query(world.patients[1].ssin, **changes), world, TODAY)
+    assert answer.status == REQUESTER
+    assert [d.code for d in answer.details] == [code]
+    assert answer.details[0].message_en  # the catalogue's text
+    assert answer.blocks == ()
+
+
+def test_ssin_at_mutuality_needs_a_valid_mutuality(world: Population) -> None:
+    from simulator.domain.memberdata import SSIN_AT_MUTUALITY_FORMAT
+
+    ssin = world.patients[1].ssin
+    for value, code in (
+        (f"{ssin}@", "EMPTY_IO"),
+        (f"{ssin}@1x", "INVALID_IO_FORMAT"),
+        (f"{ssin}@800", "INVALID_IO_VALUE"),
+    ):
+        answer = consult_member_data(
+            query(ssin, name_id=value, name_id_format=SSIN_AT_MUTUALITY_FORMAT), world, TODAY
+        )
+        assert [d.code for d in answer.details] == [code]
+
+
+def test_unknown_niss_is_a_routing_failure(world: Population) -> None:
+    answer = consult_member_data(query(world.unknown_ssin()), world, TODAY)
+    assert answer.status == RESPONDER
+    assert answer.details[0].code == "UNKNOWN_NISS_ROUTING"
+
+
+def test_facets_follow_the_patient_situation(world: Population) -> None:
+    chronic = world.situation("chronic")
+    palliative = world.situation("palliative")
+    facets = (INFORMATION, FacetRequest(CHRONIC_CONDITION), FacetRequest(PALLIATIVE_STATUS))
+    chronic_answer = consult_member_data(query(chronic.ssin, facets=facets), world, TODAY)
+    palliative_answer = consult_member_data(query(palliative.ssin, facets=facets), world, TODAY)
+    assert chronic_answer.status == palliative_answer.status == SUCCESS
+    kinds = [b.assertion_type for b in chronic_answer.blocks]
+    assert CHRONIC_CONDITION in kinds and PALLIATIVE_STATUS not in kinds
+    kinds = [b.assertion_type for b in palliative_answer.blocks]
+    assert PALLIATIVE_STATUS in kinds and CHRONIC_CONDITION not in kinds
+    assert kinds[-1] == TECHNICAL
+
+
+def test_a_not_insured_member_has_no_period(world: Population) -> None:
+    patient = world.situation("not-insured")
+    answer = consult_member_data(query(patient.ssin), world, TODAY)
+    assert answer.status == SUCCESS
+    assert PERIOD not in [b.assertion_type for b in answer.blocks]
+
+
+def test_invoicing_adds_the_payment_approval(world: Population) -> None:
+    invoicing = FacetRequest(INSURABILITY, (("requestType", "invoicing"), ("contactType", "other")))
+    answer = consult_member_data(query(world.patients[1].ssin, facets=(invoicing,)), world, TODAY)
+    (period,) = [b for b in answer.blocks if b.assertion_type == PERIOD]
+    assert "urn:be:cin:nippin:paymentApproval" in [a.name for a in period.attributes]
