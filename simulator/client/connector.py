@@ -25,10 +25,17 @@ from simulator.codecs import etkdepot as etk_codec
 from simulator.codecs import memberdata as memberdata_codec
 from simulator.codecs import sts as sts_codec
 from simulator.codecs import tarification as tarification_codec
-from simulator.codecs.mycarenet_commons import CommonInput
+from simulator.codecs.encrypted_content import (
+    KnownContent,
+    build_known_content,
+    parse_known_content,
+)
+from simulator.codecs.mycarenet_commons import Blob, CommonInput
 from simulator.domain.memberdata import INSURABILITY, SSIN_FORMAT, FacetRequest
 from simulator.domain.sts import designators_for
+from simulator.security.etk import parse_etk
 from simulator.security.pki import Identity, load_keystore, parse_subject
+from simulator.security.sealing import seal, unseal
 from simulator.security.wssecurity import (
     SecurityError,
     sign_envelope_saml,
@@ -44,6 +51,7 @@ STS_PATH = "/IAM/SecurityTokenService/v1"
 ETK_PATH = "/EtkDepot/v1"
 TARIFICATION_PATH = "/MyCareNet/Tarification/v1"
 TARIFICATION_ACTION = "urn:be:fgov:ehealth:mycarenet:tarification:protocol:v1:TarificationConsult"
+SEALED_FOR_INSURER = "encryptedForKnownBED"
 MEMBERDATA_PATH = "/MyCareNet/MemberData/v1"
 MEMBERDATA_ACTION = "urn:be:fgov:ehealth:mycarenet:memberdata:protocol:v1:MemberDataConsultation"
 TOKEN_RENEWAL_MARGIN = timedelta(minutes=5)
@@ -101,6 +109,7 @@ class ConnectorClient:
         self._verify_responses = verify_responses
         self._session: aiohttp.ClientSession | None = None
         self._token: _Token | None = None
+        self._etks: dict[tuple[str, str, str | None], bytes] = {}
 
     async def __aenter__(self) -> ConnectorClient:
         # Trust exactly the simulator's CA, as a vendor would configure its truststore.
@@ -143,9 +152,40 @@ class ConnectorClient:
         return assertion
 
     async def insurer_etk(self) -> bytes:
-        request = etk_codec.build_request("CBE", "0820563481", "MYCARENET")
-        reply = await self._post(ETK_PATH, "", new_envelope(request))
-        return etk_codec.read_etk(reply.payload)
+        """MyCareNet's ETK, which requests are sealed for."""
+        return await self._etk("CBE", "0820563481", "MYCARENET")
+
+    async def own_etk(self) -> bytes:
+        """This keystore holder's ETK, which answers are sealed for (Reply-to-Etk)."""
+        if self.subject.ssin is None:
+            raise ValueError("the keystore certificate carries no SSIN")
+        return await self._etk("SSIN", self.subject.ssin, None)
+
+    async def _etk(self, kind: str, value: str, application: str | None) -> bytes:
+        key = (kind, value, application)
+        if key not in self._etks:
+            request = etk_codec.build_request(kind, value, application)
+            reply = await self._post(ETK_PATH, "", new_envelope(request))
+            self._etks[key] = etk_codec.read_etk(reply.payload)
+        return self._etks[key]
+
+    async def _seal_for_insurer(self, business_content: bytes) -> bytes:
+        """EncryptedKnownContent with our Reply-to-Etk, sealed for MyCareNet (wire-formats 1.7)."""
+        insurer = parse_etk(await self.insurer_etk())
+        known = KnownContent(
+            business_content=business_content,
+            reply_to_etk=await self.own_etk(),
+            xades=None,
+            content_id=f"_{uuid.uuid4()}",
+        )
+        return seal(build_known_content(known), sender=self.identity, recipients=[insurer])
+
+    def _open_answer(self, detail: Blob) -> bytes:
+        """The business content of an answer Detail, unsealed (and its sealer checked)."""
+        if detail.content_encryption is None:
+            return detail.content
+        unsealed = unseal(detail.content, recipient=self.identity, trusted_ca=self.ca_cert)
+        return parse_known_content(unsealed.content).business_content
 
     async def call(self, path: str, soap_action: str, payload: etree._Element) -> Reply:
         """Send `payload` to a MyCareNet service, signed with the SAML holder-of-key token."""
@@ -189,8 +229,12 @@ class ConnectorClient:
         facets: list[FacetRequest] | None = None,
         subject_format: str = SSIN_FORMAT,
         quality: str | None = None,
+        sealed: bool = True,
     ) -> memberdata_codec.MemberDataResult:
-        """MemberData consultation for `subject` (a NISS by default) over [start, end)."""
+        """MemberData consultation for `subject` (a NISS by default) over [start, end).
+
+        Sealed end to end by default, as the connector does; `sealed=False` sends it in clear.
+        """
         if self.subject.nihii is None:
             raise ValueError("MemberData needs a keystore certificate with a NIHII")
         now = self._now()
@@ -213,12 +257,17 @@ class ConnectorClient:
             provider_nihii=self.subject.nihii,
             provider_ssin=self.subject.ssin,
         )
+        detail = await self._seal_for_insurer(query) if sealed else query
         request = memberdata_codec.build_request(
-            common, query, content_encryption=None, request_id=f"_{uuid.uuid4().hex}", now=now
+            common,
+            detail,
+            content_encryption=SEALED_FOR_INSURER if sealed else None,
+            request_id=f"_{uuid.uuid4().hex}",
+            now=now,
         )
         reply = await self.call(MEMBERDATA_PATH, MEMBERDATA_ACTION, request)
-        detail = memberdata_codec.parse_response_detail(reply.payload)
-        return memberdata_codec.read_saml_response(detail.content)
+        answer = self._open_answer(memberdata_codec.parse_response_detail(reply.payload))
+        return memberdata_codec.read_saml_response(answer)
 
     # -- transport -----------------------------------------------------------------------
     async def post_raw(

@@ -12,22 +12,23 @@ from simulator.domain.memberdata import consult_member_data
 from simulator.runtime import Simulator
 from simulator.server.exchange import Exchange
 from simulator.services.registry import Operation
+from simulator.services.sealed_content import close_detail, open_detail
 from simulator.soap import faults
 from simulator.soap.envelope import new_envelope
 
 PATH = "/MyCareNet/MemberData/v1"
 SOAP_ACTION = "urn:be:fgov:ehealth:mycarenet:memberdata:protocol:v1:MemberDataConsultation"
+DETAIL = "/MemberDataConsultationRequest/Detail"
 
 
 async def member_data_consultation(sim: Simulator, exchange: Exchange) -> etree._Element:
     try:
         request = codec.parse_request(exchange.payload)
-        if request.detail.content_encryption:
-            raise PayloadError(
-                "/MemberDataConsultationRequest/Detail/@ContentEncryption: sealed requests are "
-                "not accepted yet; send the AttributeQuery unencrypted (no ContentEncryption)"
-            )
-        query = codec.read_attribute_query(request.detail.content, request.common)
+    except PayloadError as error:
+        raise faults.SoapFault("SOA-03007", str(error)) from None
+    opened = open_detail(sim, request.detail, DETAIL, exchange.caller.certificate)
+    try:
+        query = codec.read_attribute_query(opened.business_content, request.common)
     except PayloadError as error:
         raise faults.SoapFault("SOA-03007", str(error)) from None
     exchange.provider_nihii = request.common.provider_nihii
@@ -38,10 +39,11 @@ async def member_data_consultation(sim: Simulator, exchange: Exchange) -> etree.
         exchange.business_code = answer.details[0].code
     now = sim.clock.now()
     saml_response = codec.build_saml_response(answer, query, now=now)
+    detail, encryption = close_detail(sim, saml_response, opened)
     response = codec.build_response(
         request,
-        saml_response,
-        content_encryption=None,
+        detail,
+        content_encryption=encryption,
         response_id=f"_{uuid.uuid4().hex}",
         now=now,
     )

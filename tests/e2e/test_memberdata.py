@@ -148,3 +148,98 @@ async def test_refusals_carry_the_catalogue_status(
         result = await client.member_data(subject, start, end, facets=facets, **options)
     assert (result.status, result.detail_codes) == (status, (code,)), result.message
     assert result.blocks == ()
+
+
+async def test_the_answer_is_sealed_for_the_requester_and_openssl_opens_it(
+    running: Running,
+) -> None:
+    import base64
+
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+    )
+    from lxml import etree
+
+    from simulator.codecs.encrypted_content import parse_known_content
+    from simulator.codecs.memberdata import read_saml_response
+    from simulator.soap.envelope import read_envelope
+    from simulator.soap.parser import parse_xml
+    from simulator.store.base import JournalQuery
+    from tests.support.independent import openssl_unseal
+
+    patient = _insured(running, bim=False)
+    today = _today(running)
+    async with running.client() as client:
+        await client.member_data(patient.ssin, today, today)
+        identity = client.identity
+    entry = running.sim.store.journal(
+        JournalQuery(service="memberdata", patient_ssin=patient.ssin)
+    )[-1]
+    payload = read_envelope(parse_xml(entry.response.encode())).payload
+    detail = next(e for e in payload.iter() if etree.QName(e).localname == "Detail")
+    assert detail.get("ContentEncryption") == "encryptedForKnownRecipient"
+    content = openssl_unseal(
+        base64.b64decode(detail.text or ""),
+        cert_pem=identity.cert.public_bytes(Encoding.PEM),
+        key_pem=identity.key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()),
+        ca_pem=running.sim.pki.ca.cert.public_bytes(Encoding.PEM),
+    )
+    answer = read_saml_response(parse_known_content(content).business_content)
+    assert answer.status == SUCCESS
+    assert answer.attributes(PATIENT_DATA)[0]["urn:be:fgov:person:ssin"] == patient.ssin
+
+
+async def test_an_unsealed_request_gets_an_unsealed_answer(running: Running) -> None:
+    patient = _insured(running)
+    today = _today(running)
+    async with running.client() as client:
+        result = await client.member_data(patient.ssin, today, today, sealed=False)
+    assert result.status == SUCCESS
+
+
+@pytest.mark.parametrize("spoil", ["garbage", "sealed by someone else"])
+async def test_a_bad_seal_gets_a_content_fault(running: Running, spoil: str) -> None:
+    from datetime import UTC, datetime
+
+    from simulator.client.connector import MEMBERDATA_ACTION, MEMBERDATA_PATH, ServiceFault
+    from simulator.codecs import memberdata as codec
+    from simulator.codecs.encrypted_content import KnownContent, build_known_content
+    from simulator.codecs.mycarenet_commons import CommonInput
+    from simulator.security.etk import parse_etk
+    from simulator.security.sealing import seal
+
+    patient = _insured(running)
+    now = datetime.now(UTC)
+    async with running.client() as client:
+        query = codec.build_attribute_query(
+            requester_nihii=running.provider.nihii,
+            subject=patient.ssin,
+            subject_format="urn:be:fgov:person:ssin",
+            facets=[INFORMATION],
+            start=now.replace(tzinfo=None),
+            end=now.replace(tzinfo=None),
+            query_id="_q1",
+            now=now,
+        )
+        if spoil == "garbage":
+            detail = b"this is not a seal"
+        else:
+            other = running.sim.pki.issue_provider(
+                make_nihii("123456", "003"), running.population.unknown_ssin(21), "Other"
+            )
+            known = build_known_content(
+                KnownContent(query, await client.own_etk(), None, content_id="_c1")
+            )
+            detail = seal(known, sender=other, recipients=[parse_etk(await client.insurer_etk())])
+        common = CommonInput(
+            True, "1", "x", "doctor", running.provider.nihii, running.provider.ssin
+        )
+        request = codec.build_request(
+            common, detail, content_encryption="encryptedForKnownBED", request_id="_r", now=now
+        )
+        with pytest.raises(ServiceFault) as fault:
+            await client.call(MEMBERDATA_PATH, MEMBERDATA_ACTION, request)
+    assert fault.value.code == "SOA-03007"
+    assert "Detail" in fault.value.message

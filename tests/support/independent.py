@@ -89,3 +89,70 @@ def xmlsec1_sign(
         if done.returncode != 0:
             raise AssertionError(f"xmlsec1 --sign failed: {done.stderr}")
         return out.read_bytes()
+
+
+def openssl_unseal(sealed: bytes, *, cert_pem: bytes, key_pem: bytes, ca_pem: bytes) -> bytes:
+    """Open an eHealth seal with openssl alone: verify, decrypt, verify; returns the content."""
+    with tempfile.TemporaryDirectory() as work:
+        folder = Path(work)
+        (folder / "cert.pem").write_bytes(cert_pem)
+        (folder / "key.pem").write_bytes(key_pem)
+        (folder / "ca.pem").write_bytes(ca_pem)
+        (folder / "sealed.der").write_bytes(sealed)
+        ca = ["-CAfile", str(folder / "ca.pem"), "-purpose", "any"]
+        steps = [
+            [
+                "cms",
+                "-verify",
+                "-inform",
+                "DER",
+                "-binary",
+                *ca,
+                "-in",
+                "sealed.der",
+                "-out",
+                "enveloped.der",
+            ],
+            [
+                "cms",
+                "-decrypt",
+                "-inform",
+                "DER",
+                "-binary",
+                "-recip",
+                "cert.pem",
+                "-inkey",
+                "key.pem",
+                "-in",
+                "enveloped.der",
+                "-out",
+                "inner.der",
+            ],
+            # The inner signature does not embed the certificate: give it the outer signer's.
+            [
+                "cms",
+                "-verify",
+                "-inform",
+                "DER",
+                "-binary",
+                *ca,
+                "-certfile",
+                "signer.pem",
+                "-in",
+                "inner.der",
+                "-out",
+                "content.bin",
+            ],
+        ]
+        signer = subprocess.run(
+            ["openssl", "pkcs7", "-inform", "DER", "-in", "sealed.der", "-print_certs"],
+            cwd=folder,
+            capture_output=True,
+            timeout=60,
+        )
+        (folder / "signer.pem").write_bytes(signer.stdout)
+        for step in steps:
+            done = subprocess.run(["openssl", *step], cwd=folder, capture_output=True, timeout=60)
+            if done.returncode != 0:
+                raise AssertionError(f"openssl {' '.join(step[:2])} failed: {done.stderr.decode()}")
+        return (folder / "content.bin").read_bytes()
