@@ -214,7 +214,7 @@ def _build(
     reference = _reference(signed_info, f"#{properties_id}", [EXC_C14N], xmldsig.c14n(properties))
     reference.set("Type", SIGNED_PROPERTIES_TYPE)
     # Calling a private helper of xmldsig on purpose: one implementation of the raw signature.
-    value.text = _b64(xmldsig._sign_bytes(key, method, xmldsig.c14n(signed_info)))
+    value.text = _b64(xmldsig.sign_bytes(key, method, xmldsig.c14n(signed_info)))
     return signature
 
 
@@ -328,7 +328,7 @@ def _verify(
     cert = _signing_certificate(key_info, properties)
     method = _children(signed_info)[1].get("Algorithm", "")
     try:
-        xmldsig._verify_bytes(
+        xmldsig.verify_bytes(
             xmldsig.public_key_of(cert, "the XAdES signer"),
             method,
             _b64decode(value.text, "SignatureValue"),

@@ -169,7 +169,7 @@ def sign(
         etree.SubElement(reference, f"{{{DS}}}DigestValue").text = _b64(
             hashlib.sha256(data).digest()
         )
-    value = _sign_bytes(key, method, c14n(signed_info))
+    value = sign_bytes(key, method, c14n(signed_info))
     etree.SubElement(signature, f"{{{DS}}}SignatureValue").text = _b64(value)
     if key_info is not None:
         signature.append(key_info)
@@ -192,7 +192,7 @@ def x509_key_info(der: bytes) -> etree._Element:
     return key_info
 
 
-def _sign_bytes(key: SigningKey, method: str, data: bytes) -> bytes:
+def sign_bytes(key: SigningKey, method: str, data: bytes) -> bytes:
     hash_type = _SIGNATURE_METHODS[method][1]
     if isinstance(key, rsa.RSAPrivateKey):
         return key.sign(data, padding.PKCS1v15(), hash_type())
@@ -253,7 +253,7 @@ def verify(
         uris.append(uri)
 
     raw = _signature_bytes(value_element)
-    _verify_bytes(key, method, raw, c14n(signed_info, c14n_prefixes))
+    verify_bytes(key, method, raw, c14n(signed_info, c14n_prefixes))
     return VerifiedSignature(algorithm=method, covered=tuple(covered), ids=tuple(uris))
 
 
@@ -320,7 +320,7 @@ def _check_reference(
     return uri, element
 
 
-def _verify_bytes(key: VerifyingKey, method: str, raw: bytes, data: bytes) -> None:
+def verify_bytes(key: VerifyingKey, method: str, raw: bytes, data: bytes) -> None:
     family, hash_type = _SIGNATURE_METHODS[method]
     try:
         if family == "rsa":
