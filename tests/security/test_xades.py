@@ -110,7 +110,7 @@ def _resign(signature: etree._Element, who: Identity) -> bytes:
     value = signature.find("ds:SignatureValue", NS)
     assert signed_info is not None and value is not None
     method = signed_info.find("ds:SignatureMethod", NS).get("Algorithm")  # type: ignore[union-attr]
-    raw = xmldsig._sign_bytes(who.key, method, xmldsig.c14n(signed_info))  # type: ignore[arg-type]
+    raw = xmldsig.sign_bytes(who.key, method, xmldsig.c14n(signed_info))  # type: ignore[arg-type]
     value.text = base64.b64encode(raw).decode()
     return etree.tostring(signature)
 
