@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from simulator import __version__
-from simulator.cli import certs, serve
+from simulator.cli import certs, serve, world
 
 EPILOG = """\
 examples:
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve.register(commands)
     certs.register(commands)
+    world.register(commands)
     return parser
 
 

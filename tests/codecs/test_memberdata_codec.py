@@ -62,7 +62,7 @@ def test_the_client_request_is_valid_and_reads_back(
     official: tuple[etree.XMLSchema, etree.XMLSchema],
 ) -> None:
     protocol, saml = official
-    query_bytes = _query_bytes("84021514915")
+    query_bytes = _query_bytes("93062644690")
     request = codec.build_request(
         COMMON, query_bytes, content_encryption=None, request_id="_r1", now=NOW
     )
@@ -72,7 +72,7 @@ def test_the_client_request_is_valid_and_reads_back(
     parsed = codec.parse_request(etree.fromstring(etree.tostring(request)))
     assert parsed.common == COMMON
     query = codec.read_attribute_query(parsed.detail.content, parsed.common)
-    assert (query.issuer, query.name_id, query.facets) == ("10394044003", "84021514915", (FACET,))
+    assert (query.issuer, query.name_id, query.facets) == ("10394044003", "93062644690", (FACET,))
     assert query.extensions_typed and not query.has_attributes
     assert query.not_before == "2026-11-23T00:00:00"
 
@@ -143,7 +143,7 @@ def test_a_broken_business_payload_says_what_is_wrong(data: bytes, says: str) ->
 
 def test_a_wrong_hash_value_is_refused() -> None:
     request = codec.build_request(
-        COMMON, _query_bytes("84021514915"), content_encryption=None, request_id="_r1", now=NOW
+        COMMON, _query_bytes("93062644690"), content_encryption=None, request_id="_r1", now=NOW
     )
     detail = request.find(f"{{{codec.V3.protocol}}}Detail")
     assert detail is not None

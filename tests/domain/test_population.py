@@ -30,7 +30,9 @@ def test_same_seed_same_population_other_seed_differs(default: Population) -> No
 
 def test_people_stay_the_same_when_the_clock_moves(default: Population) -> None:
     # Vendors script against these NISS and NIHII: a new day must not give new people.
-    later = build_population(seed=11, patients=2000, providers=200, today=TODAY + timedelta(days=400))
+    later = build_population(
+        seed=11, patients=2000, providers=200, today=TODAY + timedelta(days=400)
+    )
     assert [p.ssin for p in later.patients] == [p.ssin for p in default.patients]
     assert [(p.first_name, p.last_name) for p in later.patients] == [
         (p.first_name, p.last_name) for p in default.patients
@@ -49,13 +51,16 @@ def test_identifiers_are_valid_unique_and_consistent(default: Population) -> Non
         assert niss_sex(patient.ssin) == patient.sex
         assert patient.insurer == patient.mutuality[0] + "00"
         assert patient.language in ("fr", "nl", "de")
-        assert all(p.ct1[-1] == ("1" if patient.bim else "0") for p in patient.periods)
+        current = patient.period_on(TODAY)
+        if current is not None:
+            assert current.ct1[-1] == ("1" if patient.bim else "0")
     persons = [p.nihii[:8] for p in default.providers]
     assert len(set(persons)) == len(persons)
     for provider in default.providers:
         assert is_valid_nihii(provider.nihii)
         assert provider.nihii.endswith(provider.qualification)
-        assert provider.nihii[0] == ("3" if provider.kind == "DENTIST" else "1")
+        digit = {"DENTIST": "3", "PHYSIOTHERAPIST": "5"}.get(provider.kind, "1")
+        assert provider.nihii[0] == digit
 
 
 @pytest.mark.parametrize("size", [len(SITUATIONS), 50, 2000])
@@ -97,8 +102,17 @@ def test_dmg_holders_are_gps_of_the_population(default: Population) -> None:
 
 
 def test_first_providers_cover_each_kind(small: Population) -> None:
-    assert [p.kind for p in small.providers[:3]] == ["GP", "SPECIALIST", "DENTIST"]
+    assert [p.kind for p in small.providers[:4]] == [
+        "GP",
+        "SPECIALIST",
+        "DENTIST",
+        "PHYSIOTHERAPIST",
+    ]
     assert small.providers[2].profession == "DENTIST"
+    assert (small.providers[3].profession, small.providers[3].qualification) == (
+        "PHYSIOTHERAPIST",
+        "527",
+    )
 
 
 def test_lookups(small: Population) -> None:

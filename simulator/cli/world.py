@@ -1,0 +1,437 @@
+"""`mycarenet-sim world`: look at the synthetic population to pick the right patient for a case.
+
+The population is rebuilt from --seed/--patients/--providers/--date exactly as `serve` builds it,
+so what is printed here is what the running simulator answers for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from simulator.clock import Clock
+from simulator.config import DEFAULT_SEED, Settings
+from simulator.domain.identifiers import is_valid_nihii, is_valid_niss
+from simulator.domain.lookup import FLAGS, PatientQuery, flags
+from simulator.domain.population import (
+    SITUATIONS,
+    UNIONS,
+    Patient,
+    Population,
+    Provider,
+    build_population,
+)
+
+EPILOG = """\
+examples:
+  mycarenet-sim world list --limit 40
+  mycarenet-sim world find --bim --insurer 300 --dmg-holder 10394044003
+  mycarenet-sim world find --situation mediprima-uma --json
+  mycarenet-sim world find --flag CHRONIC --without DMG --min-age 75
+  mycarenet-sim world show 85073003328          a patient (or a provider's NIHII)
+  mycarenet-sim world show 85073003328 --date 2026-01-15 --seed 7
+"""
+
+_DEFAULTS = Settings()
+
+
+class UsageError(Exception):
+    """Bad input from the command line: printed as one `error: ...` line, exit code 2."""
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "world",
+        help="the synthetic population: list, find and show patients and providers",
+        description="List, find and show the patients and providers the simulator knows.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(handler=lambda _args: _help(parser))
+    sub = parser.add_subparsers(dest="world_command", metavar="SUBCOMMAND")
+
+    # Numbers are read as text and checked by the handler: a bad value is one line, not usage.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--seed", default=str(DEFAULT_SEED), help=f"(default {DEFAULT_SEED})")
+    common.add_argument(
+        "--patients", default=str(_DEFAULTS.patients), help=f"(default {_DEFAULTS.patients})"
+    )
+    common.add_argument(
+        "--providers", default=str(_DEFAULTS.providers), help=f"(default {_DEFAULTS.providers})"
+    )
+    common.add_argument("--date", help="the simulator's today, YYYY-MM-DD (default: today)")
+    common.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    listing = sub.add_parser(
+        "list",
+        parents=[common],
+        help="a table of patients",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    listing.add_argument("--limit", default="50", help="rows to print, 0 = all (default 50)")
+    listing.set_defaults(handler=_guarded(run_list))
+
+    find = sub.add_parser(
+        "find",
+        parents=[common],
+        help="patients matching every filter given",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_filters(find)
+    find.set_defaults(handler=_guarded(run_find))
+
+    show = sub.add_parser(
+        "show",
+        parents=[common],
+        help="everything about one patient or provider",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    show.add_argument("identifier", help="a patient's NISS or a provider's / institution's NIHII")
+    show.set_defaults(handler=_guarded(run_show))
+
+
+def _add_filters(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--situation", help=f"one of: {', '.join(SITUATIONS)}, random")
+    add("--insurer", help=f"national union: {', '.join(UNIONS)}")
+    add("--mutuality", help="3-digit mutuality code, e.g. 319")
+    add("--dmg-holder", metavar="NIHII", help="patients whose DMG this GP holds")
+    add("--min-age", help="age on --date at least")
+    add("--max-age", help="age on --date at most")
+    # Shortcuts for the flags testers ask for most; --flag/--without reach every other one.
+    shortcuts = {
+        "--bim": "BIM",
+        "--no-supp": "NOSUPP",
+        "--tp-mandatory": "TP",
+        "--dmg": "DMG",
+        "--medical-house": "MM",
+        "--chronic": "CHRONIC",
+        "--palliative": "PALLIATIVE",
+        "--hospitalised": "HOSP",
+        "--deceased": "DECEASED",
+        "--insured": "INSURED",
+        "--cpas": "CPAS",
+        "--uma": "UMA",
+    }
+    for option, flag in shortcuts.items():
+        add(option, dest="flags", action="append_const", const=flag, help=FLAGS[flag])
+    add("--no-bim", dest="without", action="append_const", const="BIM", help="not BIM")
+    add(
+        "--not-insured",
+        dest="without",
+        action="append_const",
+        const="INSURED",
+        help="no insurability period on --date",
+    )
+    add(
+        "--flag",
+        dest="flags",
+        action="append",
+        metavar="FLAG",
+        help=f"flag that must hold: {', '.join(FLAGS)}",
+    )
+    add("--without", dest="without", action="append", metavar="FLAG", help="flag that must not")
+    add("--limit", default="0", help="rows to print, 0 = all (default)")
+
+
+def _help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _guarded(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn usage errors into one line on stderr and exit code 2, without a traceback."""
+
+    def handler(args: argparse.Namespace) -> int:
+        try:
+            return run(args)
+        except UsageError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        except BrokenPipeError:  # `world list | head`: the reader left, nothing to report
+            sys.stdout = Path(os.devnull).open("w")  # noqa: SIM115 - replaces the closed stream
+            return 0
+
+    return handler
+
+
+# -- options -----------------------------------------------------------------------------------
+
+
+def _integer(args: argparse.Namespace, name: str, minimum: int = 0) -> int:
+    raw = getattr(args, name)
+    option = "--" + name.replace("_", "-")
+    try:
+        value = int(raw)
+    except ValueError:
+        raise UsageError(f"{option} {raw!r}: expected a whole number") from None
+    if value < minimum:
+        raise UsageError(f"{option} {value}: must be at least {minimum}")
+    return value
+
+
+def _day(args: argparse.Namespace) -> date:
+    if args.date is None:
+        return Clock().today()
+    try:
+        return date.fromisoformat(args.date)
+    except ValueError:
+        raise UsageError(f"--date {args.date!r}: expected YYYY-MM-DD") from None
+
+
+def _population(args: argparse.Namespace, day: date) -> Population:
+    seed = _integer(args, "seed")
+    return build_population(seed, _integer(args, "patients"), _integer(args, "providers"), day)
+
+
+def query_from(args: argparse.Namespace) -> PatientQuery:
+    """The filters of `world find`, checked one by one with a message naming the option."""
+    if args.situation is not None and args.situation not in (*SITUATIONS, "random"):
+        raise UsageError(f"--situation {args.situation!r}: unknown; see `world find --help`")
+    if args.insurer is not None and args.insurer not in UNIONS:
+        raise UsageError(f"--insurer {args.insurer!r}: expected one of {', '.join(UNIONS)}")
+    mutuality = args.mutuality
+    if mutuality is not None and not (len(mutuality) == 3 and mutuality.isdigit()):
+        raise UsageError(f"--mutuality {mutuality!r}: expected 3 digits")
+    if args.dmg_holder is not None and not is_valid_nihii(args.dmg_holder):
+        raise UsageError(f"--dmg-holder {args.dmg_holder!r}: not a valid 11-digit NIHII")
+    wanted = frozenset(flag.upper() for flag in args.flags or ())
+    unwanted = frozenset(flag.upper() for flag in args.without or ())
+    unknown = sorted((wanted | unwanted) - FLAGS.keys())
+    if unknown:
+        raise UsageError(f"--flag/--without {unknown[0]!r}: expected one of {', '.join(FLAGS)}")
+    if wanted & unwanted:
+        raise UsageError(f"{sorted(wanted & unwanted)[0]} is both wanted and excluded")
+    return PatientQuery(
+        situation=args.situation,
+        insurer=args.insurer,
+        mutuality=mutuality,
+        dmg_holder=args.dmg_holder,
+        flags=wanted,
+        without=unwanted,
+        min_age=None if args.min_age is None else _integer(args, "min_age"),
+        max_age=None if args.max_age is None else _integer(args, "max_age"),
+    )
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+def run_list(args: argparse.Namespace) -> int:
+    day = _day(args)
+    limit = _integer(args, "limit")
+    population = _population(args, day)
+    chosen = population.patients[:limit] if limit else population.patients
+    _print_patients(chosen, day, args.json, total=len(population.patients))
+    return 0
+
+
+def run_find(args: argparse.Namespace) -> int:
+    day = _day(args)
+    query = query_from(args)
+    limit = _integer(args, "limit")
+    population = _population(args, day)
+    found = tuple(p for p in population.patients if query.matches(p, day))
+    _print_patients(found[:limit] if limit else found, day, args.json, total=len(found))
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    day = _day(args)
+    identifier = args.identifier.strip()
+    if len(identifier) != 11 or not identifier.isdigit():
+        raise UsageError(f"{identifier!r}: a NISS or NIHII has exactly 11 digits")
+    population = _population(args, day)
+    patient = population.find(identifier)
+    if patient is not None:
+        record = patient_record(patient, day, population)
+    elif provider := _provider(population, identifier):
+        record = provider_record(provider, day, population)
+    elif is_valid_nihii(identifier) and (place := population.institution(identifier)):
+        record = {"institution": _plain(place)}
+    elif is_valid_niss(identifier, today=day) or is_valid_nihii(identifier):
+        raise UsageError(
+            f"{identifier}: nobody with this NISS or NIHII in the population "
+            f"(seed {population.seed}, {len(population.patients)} patients)"
+        )
+    else:
+        raise UsageError(f"{identifier}: check digits wrong for a NISS and for a NIHII")
+    if args.json:
+        print(json.dumps(record, indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(_outline(record)))
+    return 0
+
+
+def _provider(population: Population, identifier: str) -> Provider | None:
+    """A provider by NIHII, or by the NISS of the person (as on their certificate)."""
+    by_nihii = population.provider(identifier) if is_valid_nihii(identifier) else None
+    return by_nihii or next((p for p in population.providers if p.ssin == identifier), None)
+
+
+# -- records (plain JSON-ready dicts) ----------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """Dataclasses, dates, decimals and enums as JSON values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: _plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not f.name.startswith("_")
+        }
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def patient_summary(patient: Patient, day: date) -> dict[str, Any]:
+    return {
+        "ssin": patient.ssin,
+        "name": f"{patient.first_name} {patient.last_name}",
+        "age": patient.age_on(day),
+        "sex": patient.sex,
+        "insurer": patient.insurer,
+        "mutuality": patient.mutuality,
+        "situation": patient.situation,
+        "flags": list(flags(patient, day)),
+    }
+
+
+def patient_record(patient: Patient, day: date, population: Population) -> dict[str, Any]:
+    """Everything about one patient, grouped the way the MemberData facets are."""
+    period = patient.period_on(day)
+    holder = population.provider(patient.dmg_holder) if patient.dmg_holder else None
+    contract, stay = patient.medical_house_contract, patient.hospital_stay
+    house = population.institution(contract.house) if contract else None
+    hospital = population.institution(stay.hospital) if stay else None
+    decision = patient.decision_on(day)
+    return {
+        "date": day.isoformat(),
+        **patient_summary(patient, day),
+        "birth_date": patient.birth_date.isoformat(),
+        "language": patient.language,
+        "registration_number": patient.registration_number or None,
+        "death_date": _plain(patient.death_date),
+        "insurability": {
+            "current_period": _plain(period) if period else None,
+            "periods": _plain(patient.periods),
+        },
+        "bim": {
+            "bim": patient.bim,
+            "basis": patient.bim_basis,
+            "no_supplement": patient.no_supplement,
+            "third_party_payment_mandatory": patient.third_party_payment_mandatory,
+            "nursing_home": patient.nursing_home,
+        },
+        "dmg_holder": _person(holder) if holder else patient.dmg_holder,
+        "medical_house": (
+            {**_plain(contract), "name": house.name if house else None} if contract else None
+        ),
+        "chronic_status": _plain(patient.chronic_status),
+        "palliative_status": _plain(patient.palliative_status),
+        "hospital_stay": (
+            {**_plain(stay), "name": hospital.name if hospital else None} if stay else None
+        ),
+        "cpas_decision_active": decision is not None and decision.active_on(day),
+        "cpas_decisions": _plain(patient.cpas_decisions),
+    }
+
+
+def _person(provider: Provider) -> dict[str, Any]:
+    return {
+        "nihii": provider.nihii,
+        "name": f"{provider.first_name} {provider.last_name}",
+        "kind": provider.kind,
+    }
+
+
+def provider_record(provider: Provider, day: date, population: Population) -> dict[str, Any]:
+    person = provider.nihii[:8]
+    dmg = [p.ssin for p in population.patients if p.dmg_holder and p.dmg_holder[:8] == person]
+    listed = [
+        p.ssin
+        for p in population.patients
+        for d in p.cpas_decisions
+        if any(n[:8] == person for c in d.covers for n in c.providers)
+    ]
+    return {
+        "date": day.isoformat(),
+        "provider": _plain(provider),
+        "dmg_patients": dmg,
+        "listed_in_cpas_decisions_of": sorted(set(listed)),
+    }
+
+
+# -- text output -------------------------------------------------------------------------------
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    line = "  ".join(f"{{:<{width}}}" for width in widths)
+    return [line.format(*headers).rstrip()] + [line.format(*r).rstrip() for r in rows]
+
+
+def _print_patients(patients: Sequence[Patient], day: date, as_json: bool, total: int) -> None:
+    summaries = [patient_summary(p, day) for p in patients]
+    if as_json:
+        print(
+            json.dumps(
+                {"date": day.isoformat(), "total": total, "patients": summaries},
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+        return
+    rows = [
+        [
+            s["ssin"],
+            s["name"],
+            str(s["age"]),
+            s["insurer"],
+            s["mutuality"],
+            s["situation"],
+            ",".join(s["flags"]),
+        ]
+        for s in summaries
+    ]
+    headers = ("SSIN", "NAME", "AGE", "INSURER", "MUT", "SITUATION", "FLAGS")
+    print("\n".join(table(headers, rows)))
+    print(f"({len(rows)} of {total} on {day.isoformat()})")
+
+
+def _outline(record: dict[str, Any], indent: str = "") -> list[str]:
+    """A nested record as indented `key: value` lines, lists item by item."""
+    lines: list[str] = []
+    for key, value in record.items():
+        if isinstance(value, dict):
+            lines.append(f"{indent}{key}:")
+            lines += _outline(value, indent + "  ")
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            lines.append(f"{indent}{key}:")
+            for number, item in enumerate(value, 1):
+                lines.append(f"{indent}  [{number}]")
+                lines += _outline(item, indent + "    ")
+        elif isinstance(value, list):
+            lines.append(f"{indent}{key}: {', '.join(map(str, value)) or '-'}")
+        else:
+            lines.append(f"{indent}{key}: {'-' if value is None else value}")
+    return lines
