@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from simulator.domain.care import HospitalStay
 from simulator.domain.catalogue import ErrorCatalogue
 from simulator.domain.identifiers import is_valid_mutuality, is_valid_nihii, is_valid_niss
 from simulator.domain.population import InsurabilityPeriod, Patient, Population
@@ -193,7 +194,7 @@ def consult_member_data(
         _check_subject_form(query)
         start, end = _check_period(query, today)
         patient = _find_patient(query, population)
-        _check_patient_facts(query, patient)
+        _check_patient_facts(query, patient, start, end)
     except Refusal as refusal:
         return MemberDataAnswer(status=refusal.detail.status, details=(refusal.detail,))
 
@@ -327,26 +328,30 @@ def _find_patient(query: MemberDataQuery, population: Population) -> Patient:
         if not number.isdigit():
             raise Refusal("BO_INVALID_REGNBR")
         for patient in population.patients:
-            if patient.mutuality == mutuality and patient.registration_number == number:
+            if any(
+                p.mutuality == mutuality and p.registration_number == number
+                for p in patient.periods
+            ):
                 return patient
         raise Refusal("BO_UNKNOWN_REGNBR")
     ssin, _, mutuality = value.partition("@")
     found = population.find(ssin)
-    if found is None:
-        # Nobody insures this NISS: MyCareNet's routing finds no insurer for it.
+    if found is None or not found.periods:
+        # Nobody insures this NISS (CPAS-covered people included): MyCareNet's routing finds
+        # no insurer for it.
         raise Refusal("UNKNOWN_NISS_ROUTING")
-    if mutuality and mutuality != found.mutuality:
-        # Routed to the insurer named by the client, which does not know the person.
+    if mutuality and all(period.mutuality != mutuality for period in found.periods):
+        # Routed to the insurer named by the client, which has never insured the person.
         raise Refusal("BO_UNKNOWN_NISS")
     return found
 
 
-def _check_patient_facts(query: MemberDataQuery, patient: Patient) -> None:
+def _check_patient_facts(query: MemberDataQuery, patient: Patient, start: date, end: date) -> None:
     hospitalized_asked = any(
         facet.id == INSURABILITY and facet.dimension("contactType") == "hospitalized"
         for facet in query.facets
     )
-    if hospitalized_asked and not patient.hospitalised:
+    if hospitalized_asked and _hospital_stay(patient, start, end) is None:
         raise Refusal("MISMATCHED_CONTACTTYPE")
 
 
@@ -363,24 +368,31 @@ def _answer(
             blocks += _insurability(facet, patient, start, end, warnings)
         elif facet.id == GLOBAL_MEDICAL_FILE and patient.dmg_holder:
             blocks.append(_global_medical_file(facet, patient.dmg_holder, population))
-        elif facet.id == CHRONIC_CONDITION and patient.chronic:
-            years = range(start.year, end.year + 1)
-            attributes = tuple(
-                Attribute("urn:be:cin:nippin:chronicCondition:year", str(y)) for y in years
-            )
-            blocks.append(AnswerBlock(CHRONIC_CONDITION, facet, attributes))
-        elif facet.id == PALLIATIVE_STATUS and patient.palliative:
-            since = _first_insured_day(patient) or start
-            attributes = (
-                Attribute(f"{_NIPPIN}palliativeStatus:startDate", since.isoformat(), "date"),
-            )
-            blocks.append(AnswerBlock(PALLIATIVE_STATUS, facet, attributes))
+        elif facet.id == CHRONIC_CONDITION and patient.chronic_status is not None:
+            status = patient.chronic_status
+            years = [
+                year
+                for year in range(start.year, end.year + 1)
+                if _overlap(status.start, status.end, date(year, 1, 1), date(year, 12, 31))
+            ]
+            if years:
+                attributes = tuple(
+                    Attribute(f"{_NIPPIN}chronicCondition:year", str(y)) for y in years
+                )
+                blocks.append(AnswerBlock(CHRONIC_CONDITION, facet, attributes))
+        elif facet.id == PALLIATIVE_STATUS and patient.palliative_status is not None:
+            status = patient.palliative_status
+            if _overlap(status.start, status.end, start, end):
+                since = Attribute(
+                    f"{_NIPPIN}palliativeStatus:startDate", status.start.isoformat(), "date"
+                )
+                blocks.append(AnswerBlock(PALLIATIVE_STATUS, facet, (since,)))
         # carePath and referencePharmacy: the synthetic world holds no such data, and the real
         # service answers an absent status with no block rather than an error.
     facets_text = ",".join(facet.id.rsplit(":", 1)[-1] for facet in query.facets)
     technical = (
-        Attribute("urn:be:cin:nippin:technicalAssertion:status", facets_text),
-        Attribute("urn:be:cin:nippin:technicalAssertion:version", "1"),
+        Attribute(f"{_NIPPIN}technicalAssertion:status", facets_text),
+        Attribute(f"{_NIPPIN}technicalAssertion:version", "1"),
     )
     blocks.append(AnswerBlock(TECHNICAL, query.facets[0], technical))
     return blocks, warnings
@@ -398,14 +410,12 @@ def _insurability(
     ]
     if patient.death_date is not None:
         identity.append(
-            Attribute(
-                f"{_RECEIVER}deceasedDate",
-                patient.death_date.isoformat(),
-                "date",
-            )
+            Attribute(f"{_RECEIVER}deceasedDate", patient.death_date.isoformat(), "date")
         )
     blocks = [AnswerBlock(PATIENT_DATA, facet, tuple(identity))]
-    periods = [p for p in patient.periods if _overlaps(p, start, end)]
+    periods = [p for p in patient.periods if _overlap(p.start, p.end, start, end)]
+    if len({p.mutuality for p in periods}) > 1:
+        warnings.append(status_detail("MUTATION"))
     if len(periods) > MAX_PERIODS:
         warnings.append(status_detail("ONLY_FIVE_PERIODS_RETURNED"))
         periods = periods[-MAX_PERIODS:]
@@ -414,26 +424,39 @@ def _insurability(
         blocks.append(AnswerBlock(PERIOD, facet, _period_attributes(period, invoicing)))
     if periods:
         by_insurer = "true" if patient.third_party_payment_mandatory else "false"
-        payment = (Attribute("urn:be:cin:nippin:payment:byIO", by_insurer, "boolean"),)
+        payment = (Attribute(f"{_NIPPIN}payment:byIO", by_insurer, "boolean"),)
         blocks.append(AnswerBlock(PAYMENT, facet, payment))
-    if patient.medical_house:
-        since = _first_insured_day(patient) or start
-        blocks.append(
-            AnswerBlock(
-                MEDICAL_HOUSE,
-                facet,
-                (Attribute("urn:be:cin:nippin:medicalHouse:startDate", since.isoformat(), "date"),),
+    contract = patient.medical_house_contract
+    if contract is not None and _overlap(contract.start, contract.end, start, end):
+        attributes = [
+            Attribute(f"{_NIPPIN}medicalHouse:nihii11", contract.house),
+            Attribute(f"{_NIPPIN}medicalHouse:startDate", contract.start.isoformat(), "date"),
+        ]
+        if contract.end is not None:
+            attributes.append(
+                Attribute(f"{_NIPPIN}medicalHouse:endDate", contract.end.isoformat(), "date")
             )
-        )
-    if facet.dimension("contactType") == "hospitalized":
-        blocks.append(
-            AnswerBlock(
-                HOSPITALISATION,
-                facet,
-                (Attribute("urn:be:cin:nippin:hospital:admissionDate", start.isoformat(), "date"),),
-            )
-        )
+        attributes += [
+            Attribute(f"{_NIPPIN}medicalHouse:type", discipline.capitalize())
+            for discipline in contract.disciplines
+        ]
+        blocks.append(AnswerBlock(MEDICAL_HOUSE, facet, tuple(attributes)))
+    stay = _hospital_stay(patient, start, end)
+    if facet.dimension("contactType") == "hospitalized" and stay is not None:
+        attributes = [
+            Attribute(f"{_NIPPIN}hospital:nihii11", stay.hospital),
+            Attribute(f"{_NIPPIN}hospital:admissionDate", stay.admission.isoformat(), "date"),
+            Attribute(f"{_NIPPIN}hospital:service", stay.service),
+        ]
+        blocks.append(AnswerBlock(HOSPITALISATION, facet, tuple(attributes)))
     return blocks
+
+
+def _hospital_stay(patient: Patient, start: date, end: date) -> HospitalStay | None:
+    stay = patient.hospital_stay
+    if stay is not None and _overlap(stay.admission, stay.discharge, start, end):
+        return stay
+    return None
 
 
 def _period_attributes(period: InsurabilityPeriod, invoicing: bool) -> tuple[Attribute, ...]:
@@ -465,12 +488,9 @@ def _global_medical_file(facet: FacetRequest, holder: str, population: Populatio
     return AnswerBlock(GLOBAL_MEDICAL_FILE, facet, tuple(attributes))
 
 
-def _overlaps(period: InsurabilityPeriod, start: date, end: date) -> bool:
-    return period.start <= end and (period.end is None or period.end >= start)
-
-
-def _first_insured_day(patient: Patient) -> date | None:
-    return min((p.start for p in patient.periods), default=None)
+def _overlap(first: date, last: date | None, start: date, end: date) -> bool:
+    """[first, last] (last None = still running) meets the asked period [start, end]."""
+    return first <= end and (last is None or last >= start)
 
 
 def _day(text: str | None) -> date | None:

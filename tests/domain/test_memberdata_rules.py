@@ -17,6 +17,7 @@ from simulator.domain.memberdata import (
     SUCCESS,
     TECHNICAL,
     FacetRequest,
+    MemberDataAnswer,
     MemberDataQuery,
     consult_member_data,
 )
@@ -189,3 +190,81 @@ def test_invoicing_adds_the_payment_approval(world: Population) -> None:
     answer = consult_member_data(query(world.patients[1].ssin, facets=(invoicing,)), world, TODAY)
     (period,) = [b for b in answer.blocks if b.assertion_type == PERIOD]
     assert "urn:be:cin:nippin:paymentApproval" in [a.name for a in period.attributes]
+
+
+def _blocks(answer: MemberDataAnswer, kind: str) -> list[dict[str, str]]:
+    return [
+        {a.name: a.value for a in block.attributes}
+        for block in answer.blocks
+        if block.assertion_type == kind
+    ]
+
+
+def test_more_than_five_periods_is_a_partial_answer(world: Population) -> None:
+    patient = world.situation("many-periods")
+    assert len(patient.periods) > 5
+    answer = consult_member_data(
+        query(patient.ssin, not_before="2022-01-01T00:00:00"), world, TODAY
+    )
+    assert answer.status == SUCCESS
+    assert "ONLY_FIVE_PERIODS_RETURNED" in [d.code for d in answer.details]
+    assert answer.details[0].sub_status == "urn:be:cin:nippin:SAML:status:PartialAnswer"
+    assert len(_blocks(answer, PERIOD)) == 5
+
+
+def test_a_change_of_mutuality_in_the_period_is_a_mutation(world: Population) -> None:
+    patient = world.situation("mutuality-change")
+    first, second = patient.periods
+    answer = consult_member_data(
+        query(patient.ssin, not_before=f"{first.end}T00:00:00"), world, TODAY
+    )
+    assert [d.code for d in answer.details] == ["MUTATION"]
+    mutualities = [b["urn:be:cin:nippin:careReceiver:mutuality"] for b in _blocks(answer, PERIOD)]
+    assert mutualities == [first.mutuality, second.mutuality]
+
+
+def test_hospitalised_members_get_their_stay(world: Population) -> None:
+    from simulator.domain.memberdata import HOSPITALISATION
+
+    patient = world.situation("hospitalised")
+    assert patient.hospital_stay is not None
+    hospitalized = FacetRequest(
+        INSURABILITY, (("requestType", "information"), ("contactType", "hospitalized"))
+    )
+    answer = consult_member_data(query(patient.ssin, facets=(hospitalized,)), world, TODAY)
+    (stay,) = _blocks(answer, HOSPITALISATION)
+    assert stay["urn:be:cin:nippin:hospital:nihii11"] == patient.hospital_stay.hospital
+
+
+def test_medical_house_members_get_their_contract(world: Population) -> None:
+    from simulator.domain.memberdata import MEDICAL_HOUSE
+
+    patient = world.situation("medical-house")
+    assert patient.medical_house_contract is not None
+    (contract,) = _blocks(consult_member_data(query(patient.ssin), world, TODAY), MEDICAL_HOUSE)
+    assert (
+        contract["urn:be:cin:nippin:medicalHouse:nihii11"] == patient.medical_house_contract.house
+    )
+
+
+def test_statuses_carry_their_dates(world: Population) -> None:
+    chronic = world.situation("chronic")
+    palliative = world.situation("palliative")
+    assert chronic.chronic_status is not None and palliative.palliative_status is not None
+    facets = (INFORMATION, FacetRequest(CHRONIC_CONDITION), FacetRequest(PALLIATIVE_STATUS))
+    (years,) = _blocks(
+        consult_member_data(query(chronic.ssin, facets=facets), world, TODAY), CHRONIC_CONDITION
+    )
+    assert years["urn:be:cin:nippin:chronicCondition:year"] == "2026"
+    (since,) = _blocks(
+        consult_member_data(query(palliative.ssin, facets=facets), world, TODAY), PALLIATIVE_STATUS
+    )
+    assert since["urn:be:cin:nippin:palliativeStatus:startDate"] == (
+        palliative.palliative_status.start.isoformat()
+    )
+
+
+def test_cpas_covered_people_are_not_routed(world: Population) -> None:
+    patient = world.situation("mediprima-full")
+    answer = consult_member_data(query(patient.ssin), world, TODAY)
+    assert [d.code for d in answer.details] == ["UNKNOWN_NISS_ROUTING"]
