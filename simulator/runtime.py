@@ -15,6 +15,7 @@ from simulator.security.saml import AssertionCache
 from simulator.services.registry import Registry
 from simulator.soap.validation import OfficialSchemas, ProjectSchemas
 from simulator.store.base import Store
+from simulator.store.records import Records, SqliteRecords
 from simulator.store.sqlite import SqliteStore
 
 RESPONSE_TIMESTAMP_TTL = timedelta(minutes=5)
@@ -30,6 +31,7 @@ class Simulator:
     registry: Registry
     schemas: ProjectSchemas
     official_schemas: OfficialSchemas | None
+    records: Records
     assertion_cache: AssertionCache = field(default_factory=AssertionCache)
 
     @property
@@ -56,6 +58,7 @@ class Simulator:
             registry=Registry(catalogue_of_operations()),
             schemas=ProjectSchemas(),
             official_schemas=OfficialSchemas(settings.xsd_dir) if settings.xsd_dir else None,
+            records=SqliteRecords(settings.data_dir / "simulator.sqlite3"),
         )
 
     @cached_property
@@ -76,3 +79,4 @@ class Simulator:
 
     def close(self) -> None:
         self.store.close()
+        self.records.close()
