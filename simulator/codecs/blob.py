@@ -10,11 +10,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import re
 import zlib
 
 DEFAULT_MAX_SIZE = 20 * 1024 * 1024
-_WHITESPACE = re.compile(rb"\s+")
+# What `\s` matches in a bytes regex; bytes.translate deletes it in C without a regex scan.
+_ASCII_WHITESPACE = b" \t\n\r\f\v"
 # Decompress in bounded steps so memory never exceeds the cap by more than one chunk.
 _CHUNK = 64 * 1024
 
@@ -57,7 +57,7 @@ def hash_value(data: bytes) -> str:
 def _b64decode(text: str | bytes, max_size: int | None) -> bytes:
     raw = text.encode("ascii", "replace") if isinstance(text, str) else text
     # xs:base64Binary allows whitespace (line-wrapped clients); anything else must be alphabet.
-    compact = _WHITESPACE.sub(b"", raw)
+    compact = raw.translate(None, _ASCII_WHITESPACE)
     if not compact:
         raise BlobError("empty blob: no base64 content")
     if max_size is not None and len(compact) // 4 * 3 > max_size + 3:

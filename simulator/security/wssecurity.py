@@ -239,12 +239,13 @@ def _assertion(
 
 
 def _check_chain(cert: x509.Certificate, ca_cert: x509.Certificate, now: datetime) -> None:
-    if not _issued_by(cert, ca_cert):
+    issued, not_before, not_after = _chain_facts(cert, ca_cert)
+    if not issued:
         raise SecurityError(
             "FailedAuthentication",
             f"certificate {cert.subject.rfc4514_string()!r} is not issued by the trusted CA",
         )
-    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+    if not not_before <= now <= not_after:
         raise SecurityError(
             "FailedAuthentication",
             f"certificate {cert.subject.rfc4514_string()!r} is valid "
@@ -253,13 +254,19 @@ def _check_chain(cert: x509.Certificate, ca_cert: x509.Certificate, now: datetim
 
 
 @functools.lru_cache(maxsize=4096)
-def _issued_by(cert: x509.Certificate, ca_cert: x509.Certificate) -> bool:
-    # The CA signature on a certificate never changes: check it once per certificate.
+def _chain_facts(
+    cert: x509.Certificate, ca_cert: x509.Certificate
+) -> tuple[bool, datetime, datetime]:
+    """(issued by ca_cert, not before, not after): fixed facts of a certificate, read once.
+
+    The CA signature never changes, and each validity property builds a new datetime.
+    """
     try:
         cert.verify_directly_issued_by(ca_cert)
+        issued = True
     except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
+        issued = False
+    return issued, cert.not_valid_before_utc, cert.not_valid_after_utc
 
 
 # -- signing ----------------------------------------------------------------------------------
@@ -277,14 +284,11 @@ def sign_envelope_x509(
     Timestamp and BST (the X.509 token profile used towards the STS)."""
     security, timestamp, body_id = _new_security(envelope, now, ttl)
     token_id = f"X509-{uuid.uuid4().hex}"
-    token = etree.SubElement(
-        security,
-        _BST,
-        {"EncodingType": BASE64_BINARY, "ValueType": X509V3, _WSU_ID: token_id},
-    )
-    token.text = base64.b64encode(_der(cert)).decode("ascii")
-    key_info, reference = _key_info()
-    etree.SubElement(reference, f"{{{WSSE}}}Reference", URI=f"#{token_id}", ValueType=X509V3)
+    token = _copy(_token_template(cert))
+    security.append(token)
+    token.set(_WSU_ID, token_id)
+    key_info = _copy(_x509_key_info_template())
+    key_info[0][0].set("URI", f"#{token_id}")  # KeyInfo/SecurityTokenReference/Reference
     body = envelope.find(f"{{{SOAP11}}}Body")
     assert body is not None
     xmldsig.sign(
@@ -351,10 +355,43 @@ def _new_security(
         {f"{{{SOAP11}}}mustUnderstand": "1"},
         nsmap={"wsse": WSSE, "wsu": WSU},
     )
-    timestamp = etree.SubElement(security, _TIMESTAMP, {_WSU_ID: f"TS-{uuid.uuid4().hex}"})
-    etree.SubElement(timestamp, f"{{{WSU}}}Created").text = _xsd_instant(now)
-    etree.SubElement(timestamp, f"{{{WSU}}}Expires").text = _xsd_instant(now + ttl)
+    timestamp = _copy(_timestamp_template())
+    security.append(timestamp)
+    timestamp.set(_WSU_ID, f"TS-{uuid.uuid4().hex}")
+    timestamp[0].text = _xsd_instant(now)  # Created
+    timestamp[1].text = _xsd_instant(now + ttl)  # Expires
     return security, timestamp, _body_id(envelope)
+
+
+# Templates: the parts every signed message repeats, built once and deep-copied per message
+# (copying is several times cheaper than creating namespaced elements one by one, and the
+# appended copy serializes exactly like a fresh build). Never handed out uncopied.
+
+
+@functools.lru_cache(maxsize=1)
+def _timestamp_template() -> etree._Element:
+    security = etree.Element(_SECURITY, nsmap={"wsse": WSSE, "wsu": WSU})
+    timestamp = etree.SubElement(security, _TIMESTAMP, {_WSU_ID: ""})
+    etree.SubElement(timestamp, f"{{{WSU}}}Created")
+    etree.SubElement(timestamp, f"{{{WSU}}}Expires")
+    return timestamp
+
+
+@functools.lru_cache(maxsize=64)
+def _token_template(cert: x509.Certificate) -> etree._Element:
+    security = etree.Element(_SECURITY, nsmap={"wsse": WSSE, "wsu": WSU})
+    token = etree.SubElement(
+        security, _BST, {"EncodingType": BASE64_BINARY, "ValueType": X509V3, _WSU_ID: ""}
+    )
+    token.text = base64.b64encode(cert.public_bytes(Encoding.DER)).decode("ascii")
+    return token
+
+
+@functools.lru_cache(maxsize=1)
+def _x509_key_info_template() -> etree._Element:
+    key_info, reference = _key_info()
+    etree.SubElement(reference, f"{{{WSSE}}}Reference", URI="", ValueType=X509V3)
+    return key_info
 
 
 def _body_id(envelope: etree._Element) -> str:
@@ -392,11 +429,8 @@ def _copy(element: etree._Element) -> etree._Element:
     return copy.deepcopy(element)
 
 
-@functools.lru_cache(maxsize=64)
-def _der(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(Encoding.DER)
-
-
 def _xsd_instant(moment: datetime) -> str:
+    """2026-03-04T10:11:12.345Z (UTC, milliseconds)."""
     moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # isoformat is several times cheaper than strftime; in UTC it always ends in +00:00.
+    return moment.isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
