@@ -87,14 +87,7 @@ def _validate(sim: Simulator, exchange: Exchange) -> None:
     envelope = exchange.envelope
     operation = exchange.operation
     assert envelope is not None and operation is not None
-    violation = sim.schemas.validate(envelope.root, "envelope")
-    if violation is None and envelope.header is not None:
-        for security in envelope.header.findall(f"{{{WSSE}}}Security"):
-            violation = sim.schemas.validate(security, "security-header")
-            if violation is not None:
-                break
-    if violation is None and operation.request_schema is not None:
-        violation = sim.schemas.validate(envelope.payload, operation.request_schema)
+    violation = sim.schemas.validate_request(envelope.root, operation.request_schema)
     if violation is None and sim.official_schemas is not None:
         violation = sim.official_schemas.validate(envelope.payload)
     if violation is not None:

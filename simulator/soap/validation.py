@@ -285,6 +285,22 @@ KINDS: Mapping[str, _Kind] = {
     "memberdata-response": _Kind(
         ("mycarenet-memberdata-protocol-v1.xsd",), _roots(_MDA, "MemberDataConsultationResponse")
     ),
+    "eattest-request": _Kind(
+        ("mycarenet-attest-protocol-v3.xsd",),
+        _roots(
+            "urn:be:fgov:ehealth:mycarenet:attest:protocol:v3",
+            "SendAttestationRequest",
+            "CancelAttestationRequest",
+        ),
+    ),
+    "eattest-response": _Kind(
+        ("mycarenet-attest-protocol-v3.xsd",),
+        _roots(
+            "urn:be:fgov:ehealth:mycarenet:attest:protocol:v3",
+            "SendAttestationResponse",
+            "CancelAttestationResponse",
+        ),
+    ),
 }
 
 
@@ -301,12 +317,33 @@ class ProjectSchemas:
 
     def schema(self, kind: str) -> etree.XMLSchema:
         """The compiled schema of `kind` (KeyError if unknown); compiled on first use."""
-        files = KINDS[kind].files
+        return self._schema_of(KINDS[kind].files)
+
+    def _schema_of(self, files: tuple[str, ...]) -> etree.XMLSchema:
         compiled = self._compiled.get(files)
         if compiled is None:
             compiled = _compile(self.directory / name for name in files)
             self._compiled[files] = compiled
         return compiled
+
+    def validate_request(
+        self, envelope: etree._Element, payload_kind: str | None
+    ) -> SchemaViolation | None:
+        """A whole request in one pass: envelope, WS-Security header and payload.
+
+        The envelope's Header and Body take any element with lax processing, so one schema
+        holding all three layers checks every element it declares: the same verdict as three
+        passes, at a third of the cost on the hot path.
+        """
+        files = KINDS["envelope"].files + KINDS["security-header"].files
+        if payload_kind is not None:
+            files += KINDS[payload_kind].files
+        if envelope.tag not in KINDS["envelope"].roots:
+            return self.validate(envelope, "envelope")
+        schema = self._schema_of(files)
+        if schema.validate(envelope):
+            return None
+        return _violation(schema, envelope)
 
     def validate(self, element: etree._Element, kind: str) -> SchemaViolation | None:
         spec = KINDS[kind]
