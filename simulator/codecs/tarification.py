@@ -41,6 +41,7 @@ REQUEST_TAG = f"{{{NAMESPACE}}}TarificationConsultationRequest"
 RESPONSE_TAG = f"{{{NAMESPACE}}}TarificationConsultationResponse"
 MAX_BLOB_BYTES = 20 * 1024 * 1024
 BLOB_ID = "blob"  # the connector's default blob id for eTar (wire-formats 1.6)
+_XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 # Client package credentials: the simulator does not check the MyCareNet licence.
 PACKAGE_NAME = "mycarenet-sim"
 PACKAGE_LICENSE = ("mycarenet-sim", "mycarenet-sim")
@@ -236,8 +237,7 @@ def build_response(
     now: datetime,
 ) -> etree._Element:
     """TarificationConsultationResponse with the RetrieveTransactionResponse in `Detail`."""
-    message = build_kmehr_response(request, outcome, now=now)
-    content = etree.tostring(message, xml_declaration=True, encoding="UTF-8")
+    content = _XML_DECLARATION + _kmehr_response_text(request, outcome, now=now).encode("utf-8")
     attributes = {"Id": response_id}
     if request.request_id:
         attributes["InResponseTo"] = request.request_id
@@ -266,6 +266,13 @@ def build_kmehr_response(
     request: TarificationRequest, outcome: TarificationOutcome, *, now: datetime
 ) -> etree._Element:
     """The inner RetrieveTransactionResponse (response, acknowledge, kmehrmessage if accepted)."""
+    return parse_xml(_kmehr_response_text(request, outcome, now=now).encode("utf-8"))
+
+
+def _kmehr_response_text(
+    request: TarificationRequest, outcome: TarificationOutcome, *, now: datetime
+) -> str:
+    # The Detail carries bytes: the markup goes there as it is, never parsed on the way.
     insurer = outcome.insurer or "000"
     moment = _Moment.of(now)
     # Written as markup and parsed once: about 4x cheaper than ~80 lxml SubElement calls.
@@ -277,7 +284,7 @@ def build_kmehr_response(
                 _write_insurer(doc, insurer)
             doc.leaf(MS_CORE, "date", moment.date)
             doc.leaf(MS_CORE, "time", moment.time)
-            # response/request, the echo of the client's block, is appended after parsing.
+            doc.raw(etree.tostring(_echoed_request(request, moment), encoding="unicode"))
 
         with doc.element(MS_CORE, "acknowledge"):
             doc.leaf(MS_CORE, "iscomplete", "true" if outcome.accepted else "false")
@@ -291,9 +298,7 @@ def build_kmehr_response(
 
         if outcome.accepted and outcome.patient is not None:
             _write_kmehrmessage(doc, request, outcome, outcome.patient, insurer, moment)
-    message = doc.to_element()
-    message[0].append(_echoed_request(request, moment))
-    return message
+    return doc.text()
 
 
 @dataclass(frozen=True)
