@@ -41,6 +41,12 @@ V3 = Commons(
     "urn:be:fgov:ehealth:mycarenet:commons:core:v3",
     "urn:be:fgov:ehealth:mycarenet:commons:protocol:v3",
 )
+# eAttest v3. Core v4 adds CommonInput/Reference*, Attribute* (attemptNbr) and Blob@Reference,
+# @Issuer, @MessageVersion; the codec of the service reads and writes those itself.
+V4 = Commons(
+    "urn:be:fgov:ehealth:mycarenet:commons:core:v4",
+    "urn:be:fgov:ehealth:mycarenet:commons:protocol:v4",
+)
 
 
 @dataclass(frozen=True)

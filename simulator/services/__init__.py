@@ -6,11 +6,19 @@ from simulator.services.registry import Operation
 
 
 def catalogue_of_operations() -> list[Operation]:
-    from simulator.services import etkdepot, memberdata, sts, tarification
+    from simulator.services import eattest, etkdepot, memberdata, sts, tarification
 
     return [
         *sts.OPERATIONS,
         *etkdepot.OPERATIONS,
         *tarification.OPERATIONS,
         *memberdata.OPERATIONS,
+        *eattest.OPERATIONS,
+        *_mediprima_operations(),
     ]
+
+
+def _mediprima_operations() -> list[Operation]:
+    from simulator.services import mediprima, tarification_mediprima, uma
+
+    return [*mediprima.OPERATIONS, *uma.OPERATIONS, *tarification_mediprima.OPERATIONS]

@@ -285,6 +285,25 @@ KINDS: Mapping[str, _Kind] = {
     "memberdata-response": _Kind(
         ("mycarenet-memberdata-protocol-v1.xsd",), _roots(_MDA, "MemberDataConsultationResponse")
     ),
+    # MediPrima consultation v1/v2 and UMA (elementFormDefault unqualified below the root).
+    **{
+        f"mediprima-v{v}-{role}": _Kind(
+            (f"mediprima-protocol-v{v}.xsd",),
+            _roots(f"urn:be:fgov:ehealth:mediprima:protocol:v{v}", f"ConsultCarmedIntervention{r}"),
+        )
+        for v in (1, 2)
+        for role, r in (("request", "Request"), ("response", "Response"))
+    },
+    **{
+        f"uma-{role}": _Kind(
+            ("mediprima-uma-protocol-v1.xsd",),
+            _roots(
+                "urn:be:fgov:ehealth:mediprima:uma:protocol:v1",
+                *(f"{op}UrgentMedicalAidAttestation{r}" for op in ("Send", "Search", "Delete")),
+            ),
+        )
+        for role, r in (("request", "Request"), ("response", "Response"))
+    },
     "eattest-request": _Kind(
         ("mycarenet-attest-protocol-v3.xsd",),
         _roots(

@@ -1,0 +1,398 @@
+"""eAttest v3 (`/MyCareNet/eAttest/v3`): SendAttestation and CancelAttestation.
+
+The Detail is sealed for the insurer and holds an EncryptedKnownContent whose `Xades` signs
+the KMEHR (wire-formats 1.7, 1.8): we unseal, verify that XAdES, let the domain decide, store
+accepted attestations in `sim.records`, and answer with a KMEHR signed the same way and sealed
+for the requester's Reply-to-Etk.
+
+Records: `eattest` (invoicing number -> the attestation), `eattest-consultation`
+(`ssin:day:code` -> number, whose atomic insert makes a consultation count once even for two
+simultaneous requests), `eattest-cancellation` (number -> reason; inserted once: cancelled once),
+`eattest-reference` (`author:InputReference` -> number: a retry with attemptNbr > 1 gets the
+answer of the attempt that got through, not a duplicate refusal; wire-formats 4.2).
+
+The KMEHR is not checked against the official bundle even when one is loaded: its
+messageservices schema imports KMEHR 1.19, which refuses the 1.34 messages eAttest v3 clients
+send (wire-formats 4.2); the codec and the rules report what is missing instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from cryptography import x509
+from lxml import etree
+
+from simulator.codecs import eattest as codec
+from simulator.codecs.blob import BlobError, decode_blob
+from simulator.codecs.encrypted_content import (
+    ContentError,
+    KnownContent,
+    build_known_content,
+    parse_known_content,
+)
+from simulator.codecs.mycarenet_commons import MAX_BLOB_BYTES, PayloadError
+from simulator.config import SecurityMode
+from simulator.domain.eattest import (
+    AttestationOutcome,
+    AttestationQuery,
+    Attested,
+    CancellationOutcome,
+    FeeLine,
+    already_cancelled,
+    consultation_keys,
+    decide_attestation,
+    decide_cancellation,
+    duplicate_outcome,
+    invoicing_number,
+    is_valid_invoicing_number,
+)
+from simulator.runtime import Simulator
+from simulator.security.etk import EtkError, parse_etk
+from simulator.security.sealing import SealError, seal, unseal
+from simulator.security.xades import XadesError, sign_enveloped, verify_enveloped
+from simulator.server.exchange import Exchange
+from simulator.services.registry import Operation
+from simulator.services.sealed_content import SEALED_FOR_INSURER, SEALED_FOR_REQUESTER
+from simulator.soap import faults
+from simulator.soap.envelope import new_envelope
+from simulator.soap.parser import XmlRejected, parse_xml
+
+PATH = "/MyCareNet/eAttest/v3"
+SEND_ACTION = f"{codec.NAMESPACE}:SendAttestation"
+CANCEL_ACTION = f"{codec.NAMESPACE}:CancelAttestation"
+ATTESTATIONS = "eattest"
+CONSULTATIONS = "eattest-consultation"
+CANCELLATIONS = "eattest-cancellation"
+REFERENCES = "eattest-reference"
+NO_INSURER = "000"  # answers about nobody's patient still need an ID-INSURANCE
+
+
+@dataclass(frozen=True)
+class _Opened:
+    business_content: bytes
+    reply_to: x509.Certificate | None  # None: the request came in clear, so does the answer
+
+
+async def send_attestation(sim: Simulator, exchange: Exchange) -> etree._Element:
+    request, transaction, opened = _read(sim, exchange)
+    query = transaction.send
+    if query is None:  # read_transaction_request refuses a cancellation here
+        raise faults.SoapFault("SOA-03007", "SendAttestation needs a cga transaction")
+    exchange.provider_nihii = query.author_nihii or request.common.provider_nihii
+    exchange.patient_ssin = query.patient_ssin or request.patient_ssin
+    today = sim.clock.today()
+    replayed = _replay(sim, request, query)
+    if replayed is not None:
+        number, outcome = replayed
+    else:
+        outcome = decide_attestation(query, sim.population, today, _earlier(sim, query, today))
+        number = None
+        if outcome.accepted:
+            number, outcome = _store(sim, request, query, outcome)
+    if outcome.errors:
+        exchange.business_code = outcome.errors[0].code
+    insurer = outcome.insurer or NO_INSURER
+    now = sim.clock.now()
+    kmehr = codec.build_transaction_response(
+        transaction,
+        insurer=insurer,
+        errors=outcome.errors,
+        patient=outcome.patient,
+        send=outcome,
+        invoicing_number=number,
+        response_number=sim.store.next_sequence(f"eattest-response:{insurer}"),
+        now=now,
+    )
+    return _answer(sim, request, kmehr, opened, now)
+
+
+async def cancel_attestation(sim: Simulator, exchange: Exchange) -> etree._Element:
+    request, transaction, opened = _read(sim, exchange)
+    query = transaction.cancel
+    if query is None:
+        raise faults.SoapFault("SOA-03007", "CancelAttestation needs a cgacancellation transaction")
+    exchange.provider_nihii = query.author_nihii or request.common.provider_nihii
+    exchange.patient_ssin = query.patient_ssin or request.patient_ssin
+    today = sim.clock.today()
+    number = (query.invoicing_number or "").strip()
+    attested = _attested(sim, number) if is_valid_invoicing_number(number) else None
+    outcome = decide_cancellation(query, sim.population, today, attested)
+    if outcome.accepted and outcome.attested is not None:
+        outcome = _cancel(sim, outcome.attested, outcome, today)
+    if outcome.errors:
+        exchange.business_code = outcome.errors[0].code
+    insurer = number[:3] if attested is not None else NO_INSURER
+    patient = sim.population.find(attested.patient_ssin) if attested is not None else None
+    now = sim.clock.now()
+    kmehr = codec.build_transaction_response(
+        transaction,
+        insurer=insurer,
+        errors=outcome.errors,
+        patient=patient,
+        cancel=outcome,
+        response_number=sim.store.next_sequence(f"eattest-response:{insurer}"),
+        now=now,
+    )
+    return _answer(sim, request, kmehr, opened, now)
+
+
+# -- reading: unseal, verify the XAdES, decode the KMEHR -----------------------------------------
+
+
+def _read(
+    sim: Simulator, exchange: Exchange
+) -> tuple[codec.AttestRequest, codec.Transaction, _Opened]:
+    try:
+        request = codec.parse_request(exchange.payload)
+    except PayloadError as error:
+        raise faults.SoapFault("SOA-03007", str(error)) from None
+    where = f"/{request.operation}Request/Detail"
+    opened = _open(sim, request, where, exchange.caller.certificate)
+    try:
+        transaction = codec.read_transaction_request(opened.business_content, request)
+    except PayloadError as error:
+        raise faults.SoapFault("SOA-03007", str(error)) from None
+    return request, transaction, opened
+
+
+def _open(
+    sim: Simulator, request: codec.AttestRequest, where: str, caller: x509.Certificate | None
+) -> _Opened:
+    detail = request.detail
+    if detail.content_encryption is None:
+        return _Opened(detail.content, None)
+    if detail.content_encryption != SEALED_FOR_INSURER:
+        raise faults.SoapFault(
+            "SOA-03007",
+            f"{where}/@ContentEncryption: {detail.content_encryption!r} is not accepted; "
+            f"eAttest requests are sealed for the insurer's ETK ({SEALED_FOR_INSURER})",
+        )
+    try:
+        unsealed = unseal(
+            detail.content,
+            recipient=sim.pki.insurer_encryption,
+            trusted_ca=sim.pki.ca.cert,
+            at=sim.clock.now(),
+        )
+        known = parse_known_content(unsealed.content)
+    except (SealError, ContentError) as error:
+        raise faults.SoapFault("SOA-03007", f"{where}: {error}") from None
+    if caller is not None and unsealed.signer != caller:
+        raise faults.SoapFault(
+            "SOA-03007",
+            f"{where}: sealed by {unsealed.signer.subject.rfc4514_string()!r} but the call is "
+            f"signed by {caller.subject.rfc4514_string()!r}",
+        )
+    _check_xades(sim, unsealed.content, unsealed.signer, where)
+    if known.reply_to_etk is None:
+        raise faults.SoapFault(
+            "SOA-03007",
+            f"{where}: EncryptedKnownContent has no Reply-to-Etk to seal the answer for",
+        )
+    try:
+        reply_to = parse_etk(known.reply_to_etk)
+    except EtkError as error:
+        raise faults.SoapFault("SOA-03007", f"{where}: Reply-to-Etk: {error}") from None
+    content = known.business_content
+    if (known.content_encoding or "none").lower() == "deflate":
+        try:
+            content = decode_blob(base64.b64encode(content), "deflate", max_size=MAX_BLOB_BYTES)
+        except BlobError as error:
+            raise faults.SoapFault(
+                "SOA-03007", f"{where}: EncryptedKnownContent/BusinessContent: {error}"
+            ) from None
+    return _Opened(content, reply_to)
+
+
+def _check_xades(sim: Simulator, known: bytes, sealer: x509.Certificate, where: str) -> None:
+    """The connector signs the KMEHR with XAdES inside the seal; strict mode requires it."""
+    if sim.security_mode is SecurityMode.OFF:
+        return
+    try:
+        signer = verify_enveloped(parse_xml(known), ca_cert=sim.pki.ca.cert, now=sim.clock.now())
+        if signer != sealer:
+            raise XadesError("the XAdES signer is not the certificate that sealed the request")
+    except (XadesError, XmlRejected) as error:
+        if sim.security_mode is SecurityMode.STRICT:
+            raise faults.SoapFault(
+                "SOA-03007", f"{where}: EncryptedKnownContent/Xades: {error}"
+            ) from None
+
+
+# -- answering: sign the KMEHR, seal it for the requester ---------------------------------------
+
+
+def _answer(
+    sim: Simulator,
+    request: codec.AttestRequest,
+    kmehr: bytes,
+    opened: _Opened,
+    now: datetime,
+) -> etree._Element:
+    content, encryption = kmehr, None
+    if opened.reply_to is not None:
+        known = parse_xml(
+            build_known_content(
+                KnownContent(
+                    business_content=kmehr,
+                    reply_to_etk=None,
+                    xades=None,
+                    content_id=f"_{uuid.uuid4()}",
+                )
+            )
+        )
+        signer = sim.pki.insurer_signing
+        sign_enveloped(known, key=signer.key, cert=signer.cert, signing_time=now)
+        signed = etree.tostring(known, xml_declaration=True, encoding="UTF-8")
+        content = seal(signed, sender=signer, recipients=[opened.reply_to])
+        encryption = SEALED_FOR_REQUESTER
+    response = codec.build_response(
+        request,
+        content,
+        content_encryption=encryption,
+        response_id=f"_{uuid.uuid4().hex}",
+        now=now,
+    )
+    return new_envelope(response)
+
+
+# -- the records --------------------------------------------------------------------------------
+
+
+def _earlier(sim: Simulator, query: AttestationQuery, today: date) -> list[Attested]:
+    """This patient's attestations of today, through the consultation index."""
+    if not query.patient_ssin:
+        return []
+    prefix = f"{query.patient_ssin}:{today.isoformat()}:"
+    numbers = {doc["number"] for _, doc in sim.records.find(CONSULTATIONS, prefix=prefix)}
+    found = (_attested(sim, number) for number in sorted(numbers))
+    return [attested for attested in found if attested is not None]
+
+
+def _attested(sim: Simulator, number: str) -> Attested | None:
+    doc = sim.records.get(ATTESTATIONS, number)
+    if doc is None:
+        return None
+    cancellation = sim.records.get(CANCELLATIONS, number)
+    return Attested(
+        number=number,
+        patient_ssin=doc["patient"],
+        author_nihii=doc["author"],
+        day=date.fromisoformat(doc["day"]),
+        codes=tuple(line["code"] for line in doc["lines"]),
+        cancelled=cancellation["reason"] if cancellation is not None else None,
+    )
+
+
+def _store(
+    sim: Simulator,
+    request: codec.AttestRequest,
+    query: AttestationQuery,
+    outcome: AttestationOutcome,
+) -> tuple[str | None, AttestationOutcome]:
+    """Number and store an accepted attestation; a consultation taken meanwhile is a 190."""
+    assert outcome.insurer is not None and outcome.day is not None and outcome.patient is not None
+    day, ssin = outcome.day, outcome.patient.ssin
+    sequence = sim.store.next_sequence(f"eattest:{outcome.insurer}:{day:%y%m%d}")
+    number = invoicing_number(outcome.insurer, day, sequence)
+    document: dict[str, Any] = {
+        "number": number,
+        "insurer": outcome.insurer,
+        "patient": ssin,
+        "author": query.author_nihii,
+        "day": day.isoformat(),
+        "lines": [_line_doc(line) for line in outcome.lines],
+        "input_reference": request.common.input_reference,
+        "attempt": request.attempt,
+        "issued_at": sim.clock.now().isoformat(),
+    }
+    if not sim.records.insert(ATTESTATIONS, number, document):
+        # The sequence never repeats, so this means the store was edited behind our back.
+        raise faults.SoapFault("SOA-00001", f"invoicing number {number} already issued", "Server")
+    taken: list[str] = []
+    for key in consultation_keys(ssin, day, [line.code for line in outcome.lines]):
+        if not sim.records.insert(CONSULTATIONS, key, {"number": number}):
+            for done in taken:  # another request attested this consultation first
+                sim.records.delete(CONSULTATIONS, done)
+            sim.records.delete(ATTESTATIONS, number)
+            return None, duplicate_outcome(outcome)
+        taken.append(key)
+    reference = _reference_key(request, query)
+    if reference is not None:
+        sim.records.insert(REFERENCES, reference, {"number": number})
+    return number, outcome
+
+
+def _reference_key(request: codec.AttestRequest, query: AttestationQuery) -> str | None:
+    reference = request.common.input_reference
+    author = query.author_nihii or request.common.provider_nihii
+    return f"{author}:{reference}" if reference and author else None
+
+
+def _replay(
+    sim: Simulator, request: codec.AttestRequest, query: AttestationQuery
+) -> tuple[str, AttestationOutcome] | None:
+    """A retry (attemptNbr > 1) of a request already accepted: the same attestation again."""
+    key = _reference_key(request, query)
+    if (request.attempt or 1) <= 1 or key is None:
+        return None
+    held = sim.records.get(REFERENCES, key)
+    doc = sim.records.get(ATTESTATIONS, held["number"]) if held is not None else None
+    if doc is None or doc["patient"] != query.patient_ssin:
+        return None
+    day = date.fromisoformat(doc["day"])
+    lines = tuple(
+        FeeLine(line["code"], Decimal(line["fee"]), day, line["quantity"]) for line in doc["lines"]
+    )
+    outcome = AttestationOutcome(
+        patient=sim.population.find(doc["patient"]), insurer=doc["insurer"], day=day, lines=lines
+    )
+    return doc["number"], outcome
+
+
+def _line_doc(line: FeeLine) -> dict[str, str]:
+    return {"code": line.code, "fee": str(line.fee), "quantity": line.quantity}
+
+
+def _cancel(
+    sim: Simulator, attested: Attested, outcome: CancellationOutcome, today: date
+) -> CancellationOutcome:
+    """Record the cancellation once and free the consultations for a new attestation."""
+    record = {"reason": outcome.reason, "day": today.isoformat()}
+    if not sim.records.insert(CANCELLATIONS, attested.number, record):
+        return already_cancelled()  # another request cancelled it a moment ago
+    for key in consultation_keys(attested.patient_ssin, attested.day, attested.codes):
+        held = sim.records.get(CONSULTATIONS, key)
+        if held is not None and held.get("number") == attested.number:
+            sim.records.delete(CONSULTATIONS, key)
+    return outcome
+
+
+OPERATIONS = [
+    Operation(
+        service="eattest",
+        name="SendAttestation",
+        path=PATH,
+        payload=codec.SEND_REQUEST_TAG,
+        soap_actions=frozenset({SEND_ACTION}),
+        handler=send_attestation,
+        request_schema="eattest-request",
+        response_schema="eattest-response",
+    ),
+    Operation(
+        service="eattest",
+        name="CancelAttestation",
+        path=PATH,
+        payload=codec.CANCEL_REQUEST_TAG,
+        soap_actions=frozenset({CANCEL_ACTION}),
+        handler=cancel_attestation,
+        request_schema="eattest-request",
+        response_schema="eattest-response",
+    ),
+]
