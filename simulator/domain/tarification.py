@@ -140,7 +140,7 @@ def _parse_date(text: str) -> date | None:
         return None
 
 
-class _Errors:
+class ErrorCollector:
     """Collects (code, path) pairs once each; sorted into catalogue order at the end."""
 
     def __init__(self) -> None:
@@ -155,7 +155,9 @@ class _Errors:
         return tuple(rule_error(CATALOGUE, code, path) for code, path in ordered)
 
 
-def _author_kind(query: TarificationQuery, population: Population, errors: _Errors) -> str | None:
+def check_author(
+    query: TarificationQuery, population: Population, errors: ErrorCollector
+) -> str | None:
     """Validate the author; returns its provider kind when it may use eTar."""
     author = query.author_nihii
     if not author:
@@ -180,7 +182,7 @@ def _author_kind(query: TarificationQuery, population: Population, errors: _Erro
     return kind
 
 
-def _request_id(query: TarificationQuery, errors: _Errors) -> None:
+def check_request_id(query: TarificationQuery, errors: ErrorCollector) -> None:
     if not query.request_id:
         errors.add("100", REQUEST_ID)
         return
@@ -192,7 +194,7 @@ def _request_id(query: TarificationQuery, errors: _Errors) -> None:
 
 
 def _patient(
-    query: TarificationQuery, population: Population, today: date, errors: _Errors
+    query: TarificationQuery, population: Population, today: date, errors: ErrorCollector
 ) -> Patient | None:
     ssin = query.patient_ssin
     if not ssin:
@@ -212,8 +214,8 @@ def _patient(
     return patient
 
 
-def _encounter(
-    query: TarificationQuery, patient: Patient | None, today: date, errors: _Errors
+def check_encounter(
+    query: TarificationQuery, patient: Patient | None, today: date, errors: ErrorCollector
 ) -> date | None:
     if not query.encounter_date:
         errors.add("100", ENCOUNTER)
@@ -233,7 +235,7 @@ def _encounter(
     return None
 
 
-def _insurability(patient: Patient, day: date, errors: _Errors) -> None:
+def _insurability(patient: Patient, day: date, errors: ErrorCollector) -> None:
     period = patient.period_on(day)
     if period is None or (patient.death_date is not None and day > patient.death_date):
         errors.add("120", PATIENT_ID)
@@ -242,7 +244,11 @@ def _insurability(patient: Patient, day: date, errors: _Errors) -> None:
 
 
 def _claim(
-    claim: TariffClaim, kind: str | None, patient: Patient | None, day: date | None, errors: _Errors
+    claim: TariffClaim,
+    kind: str | None,
+    patient: Patient | None,
+    day: date | None,
+    errors: ErrorCollector,
 ) -> None:
     code = claim.code.strip()
     if not is_valid_nomenclature_code(code):
@@ -282,7 +288,9 @@ def _claim(
         errors.add("185", CLAIM)
 
 
-def _optional_items(query: TarificationQuery, patient: Patient | None, errors: _Errors) -> None:
+def _optional_items(
+    query: TarificationQuery, patient: Patient | None, errors: ErrorCollector
+) -> None:
     if query.justification is not None:
         if not _JUSTIFICATION_FORMAT.fullmatch(query.justification):
             errors.add("111", JUSTIFICATION_CD)
@@ -316,15 +324,15 @@ def consult_tariff(
     query: TarificationQuery, population: Population, today: date
 ) -> TarificationOutcome:
     """Answer one eTar consultation: every error found (catalogue order) or one line per claim."""
-    errors = _Errors()
-    _request_id(query, errors)
-    kind = _author_kind(query, population, errors)
+    errors = ErrorCollector()
+    check_request_id(query, errors)
+    kind = check_author(query, population, errors)
     if query.transaction_type is None:
         errors.add("100", TRANSACTION_CD)
     elif query.transaction_type != "tariff":
         errors.add("130", TRANSACTION_CD)
     patient = _patient(query, population, today, errors)
-    day = _encounter(query, patient, today, errors)
+    day = check_encounter(query, patient, today, errors)
     if patient is not None and day is not None:
         _insurability(patient, day, errors)
     if not query.claims:

@@ -33,12 +33,12 @@ from simulator.domain.tarification import (
     ENCOUNTER_DATE,
     PATIENT_ID,
     TRANSACTION_CD,
+    ErrorCollector,
     RuleError,
     TarificationQuery,
-    _author_kind,
-    _encounter,
-    _Errors,
-    _request_id,
+    check_author,
+    check_encounter,
+    check_request_id,
 )
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ class MediprimaOutcome:
         return self.decision is not None and self.decision.medical_urgency
 
 
-class _Rejections(_Errors):
+class _Rejections(ErrorCollector):
     """eTar's collector, with the MediPrima catalogue and its {n} / <DATE> placeholders."""
 
     def __init__(self) -> None:
@@ -135,14 +135,14 @@ def consult_mediprima_tariff(
 ) -> MediprimaOutcome:
     """Answer one CAAMI tarification: every rejection (catalogue order) or one line per code."""
     errors = _Rejections()
-    _request_id(query, errors)
-    kind = _author_kind(query, population, errors)
+    check_request_id(query, errors)
+    kind = check_author(query, population, errors)
     if query.transaction_type is None:
         errors.add("100", TRANSACTION_CD)
     elif query.transaction_type != TRANSACTION:
         errors.add("130", TRANSACTION_CD)
     patient = _patient(query, population, today, errors)
-    day = _encounter(query, patient, today, errors)
+    day = check_encounter(query, patient, today, errors)
     if not query.claims:
         errors.add("100", CLAIM)
     for claim in query.claims:
