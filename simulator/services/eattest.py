@@ -18,26 +18,15 @@ send (wire-formats 4.2); the codec and the rules report what is missing instead.
 
 from __future__ import annotations
 
-import base64
 import uuid
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from cryptography import x509
 from lxml import etree
 
 from simulator.codecs import eattest as codec
-from simulator.codecs.blob import BlobError, decode_blob
-from simulator.codecs.encrypted_content import (
-    ContentError,
-    KnownContent,
-    build_known_content,
-    parse_known_content,
-)
-from simulator.codecs.mycarenet_commons import MAX_BLOB_BYTES, PayloadError
-from simulator.config import SecurityMode
+from simulator.codecs.mycarenet_commons import PayloadError
 from simulator.domain.eattest import (
     AttestationOutcome,
     AttestationQuery,
@@ -53,15 +42,11 @@ from simulator.domain.eattest import (
     is_valid_invoicing_number,
 )
 from simulator.runtime import Simulator
-from simulator.security.etk import EtkError, parse_etk
-from simulator.security.sealing import SealError, seal, unseal
-from simulator.security.xades import XadesError, sign_enveloped, verify_enveloped
 from simulator.server.exchange import Exchange
 from simulator.services.registry import Operation
-from simulator.services.sealed_content import SEALED_FOR_INSURER, SEALED_FOR_REQUESTER
+from simulator.services.sealed_content import OpenedDetail, close_detail, open_detail
 from simulator.soap import faults
 from simulator.soap.envelope import new_envelope
-from simulator.soap.parser import XmlRejected, parse_xml
 
 PATH = "/MyCareNet/eAttest/v3"
 SEND_ACTION = f"{codec.NAMESPACE}:SendAttestation"
@@ -71,12 +56,6 @@ CONSULTATIONS = "eattest-consultation"
 CANCELLATIONS = "eattest-cancellation"
 REFERENCES = "eattest-reference"
 NO_INSURER = "000"  # answers about nobody's patient still need an ID-INSURANCE
-
-
-@dataclass(frozen=True)
-class _Opened:
-    business_content: bytes
-    reply_to: x509.Certificate | None  # None: the request came in clear, so does the answer
 
 
 async def send_attestation(sim: Simulator, exchange: Exchange) -> etree._Element:
@@ -147,82 +126,18 @@ async def cancel_attestation(sim: Simulator, exchange: Exchange) -> etree._Eleme
 
 def _read(
     sim: Simulator, exchange: Exchange
-) -> tuple[codec.AttestRequest, codec.Transaction, _Opened]:
+) -> tuple[codec.AttestRequest, codec.Transaction, OpenedDetail]:
     try:
         request = codec.parse_request(exchange.payload)
     except PayloadError as error:
         raise faults.SoapFault("SOA-03007", str(error)) from None
     where = f"/{request.operation}Request/Detail"
-    opened = _open(sim, request, where, exchange.caller.certificate)
+    opened = open_detail(sim, request.detail, where, exchange.caller.certificate, xades=True)
     try:
         transaction = codec.read_transaction_request(opened.business_content, request)
     except PayloadError as error:
         raise faults.SoapFault("SOA-03007", str(error)) from None
     return request, transaction, opened
-
-
-def _open(
-    sim: Simulator, request: codec.AttestRequest, where: str, caller: x509.Certificate | None
-) -> _Opened:
-    detail = request.detail
-    if detail.content_encryption is None:
-        return _Opened(detail.content, None)
-    if detail.content_encryption != SEALED_FOR_INSURER:
-        raise faults.SoapFault(
-            "SOA-03007",
-            f"{where}/@ContentEncryption: {detail.content_encryption!r} is not accepted; "
-            f"eAttest requests are sealed for the insurer's ETK ({SEALED_FOR_INSURER})",
-        )
-    try:
-        unsealed = unseal(
-            detail.content,
-            recipient=sim.pki.insurer_encryption,
-            trusted_ca=sim.pki.ca.cert,
-            at=sim.clock.now(),
-        )
-        known = parse_known_content(unsealed.content)
-    except (SealError, ContentError) as error:
-        raise faults.SoapFault("SOA-03007", f"{where}: {error}") from None
-    if caller is not None and unsealed.signer != caller:
-        raise faults.SoapFault(
-            "SOA-03007",
-            f"{where}: sealed by {unsealed.signer.subject.rfc4514_string()!r} but the call is "
-            f"signed by {caller.subject.rfc4514_string()!r}",
-        )
-    _check_xades(sim, unsealed.content, unsealed.signer, where)
-    if known.reply_to_etk is None:
-        raise faults.SoapFault(
-            "SOA-03007",
-            f"{where}: EncryptedKnownContent has no Reply-to-Etk to seal the answer for",
-        )
-    try:
-        reply_to = parse_etk(known.reply_to_etk)
-    except EtkError as error:
-        raise faults.SoapFault("SOA-03007", f"{where}: Reply-to-Etk: {error}") from None
-    content = known.business_content
-    if (known.content_encoding or "none").lower() == "deflate":
-        try:
-            content = decode_blob(base64.b64encode(content), "deflate", max_size=MAX_BLOB_BYTES)
-        except BlobError as error:
-            raise faults.SoapFault(
-                "SOA-03007", f"{where}: EncryptedKnownContent/BusinessContent: {error}"
-            ) from None
-    return _Opened(content, reply_to)
-
-
-def _check_xades(sim: Simulator, known: bytes, sealer: x509.Certificate, where: str) -> None:
-    """The connector signs the KMEHR with XAdES inside the seal; strict mode requires it."""
-    if sim.security_mode is SecurityMode.OFF:
-        return
-    try:
-        signer = verify_enveloped(parse_xml(known), ca_cert=sim.pki.ca.cert, now=sim.clock.now())
-        if signer != sealer:
-            raise XadesError("the XAdES signer is not the certificate that sealed the request")
-    except (XadesError, XmlRejected) as error:
-        if sim.security_mode is SecurityMode.STRICT:
-            raise faults.SoapFault(
-                "SOA-03007", f"{where}: EncryptedKnownContent/Xades: {error}"
-            ) from None
 
 
 # -- answering: sign the KMEHR, seal it for the requester ---------------------------------------
@@ -232,26 +147,10 @@ def _answer(
     sim: Simulator,
     request: codec.AttestRequest,
     kmehr: bytes,
-    opened: _Opened,
+    opened: OpenedDetail,
     now: datetime,
 ) -> etree._Element:
-    content, encryption = kmehr, None
-    if opened.reply_to is not None:
-        known = parse_xml(
-            build_known_content(
-                KnownContent(
-                    business_content=kmehr,
-                    reply_to_etk=None,
-                    xades=None,
-                    content_id=f"_{uuid.uuid4()}",
-                )
-            )
-        )
-        signer = sim.pki.insurer_signing
-        sign_enveloped(known, key=signer.key, cert=signer.cert, signing_time=now)
-        signed = etree.tostring(known, xml_declaration=True, encoding="UTF-8")
-        content = seal(signed, sender=signer, recipients=[opened.reply_to])
-        encryption = SEALED_FOR_REQUESTER
+    content, encryption = close_detail(sim, kmehr, opened, xades=True)
     response = codec.build_response(
         request,
         content,

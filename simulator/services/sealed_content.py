@@ -3,26 +3,34 @@
 A request Detail with `ContentEncryption="encryptedForKnownBED"` is a seal for the insurer's ETK
 holding an EncryptedKnownContent: the business payload and the requester's ETK. The answer goes
 back sealed for that ETK (`encryptedForKnownRecipient`). A Detail without ContentEncryption is
-plain, as the connector sends when encryption is switched off.
+plain, as the connector sends when encryption is switched off. Services whose content is also
+signed with XAdES inside the seal (eAttest, wire-formats 1.8) ask for `xades=True` both ways.
 """
 
 from __future__ import annotations
 
+import base64
+import uuid
 from dataclasses import dataclass
 
 from cryptography import x509
+from lxml import etree
 
+from simulator.codecs.blob import BlobError, decode_blob
 from simulator.codecs.encrypted_content import (
     ContentError,
     KnownContent,
     build_known_content,
     parse_known_content,
 )
-from simulator.codecs.mycarenet_commons import Blob
+from simulator.codecs.mycarenet_commons import MAX_BLOB_BYTES, Blob
+from simulator.config import SecurityMode
 from simulator.runtime import Simulator
 from simulator.security.etk import EtkError, parse_etk
 from simulator.security.sealing import SealError, seal, unseal
+from simulator.security.xades import XadesError, sign_enveloped, verify_enveloped
 from simulator.soap import faults
+from simulator.soap.parser import XmlRejected, parse_xml
 
 SEALED_FOR_INSURER = "encryptedForKnownBED"
 SEALED_FOR_REQUESTER = "encryptedForKnownRecipient"
@@ -36,11 +44,18 @@ class OpenedDetail:
 
 
 def open_detail(
-    sim: Simulator, detail: Blob, where: str, caller: x509.Certificate | None
+    sim: Simulator,
+    detail: Blob,
+    where: str,
+    caller: x509.Certificate | None,
+    *,
+    xades: bool = False,
 ) -> OpenedDetail:
     """The business payload of a request Detail, unsealed when it is sealed.
 
-    The seal must come from the certificate that signed the call (when security checks ran).
+    The seal must come from the certificate that signed the call (when security checks ran);
+    with `xades`, the EncryptedKnownContent must carry that certificate's XAdES (checked in
+    strict and lenient modes, refused only in strict mode).
     """
     if detail.content_encryption is None:
         return OpenedDetail(detail.content, None, None)
@@ -66,6 +81,8 @@ def open_detail(
             f"{where}: sealed by {unsealed.signer.subject.rfc4514_string()!r} but the call is "
             f"signed by {caller.subject.rfc4514_string()!r}",
         )
+    if xades:
+        _check_xades(sim, unsealed.content, unsealed.signer, where)
     if known.reply_to_etk is None:
         raise faults.SoapFault(
             "SOA-03007",
@@ -76,15 +93,46 @@ def open_detail(
         reply_to = parse_etk(known.reply_to_etk)
     except EtkError as error:
         raise faults.SoapFault("SOA-03007", f"{where}: Reply-to-Etk: {error}") from None
-    return OpenedDetail(known.business_content, reply_to, unsealed.signer)
+    content = known.business_content
+    if (known.content_encoding or "none").lower() == "deflate":
+        try:
+            content = decode_blob(base64.b64encode(content), "deflate", max_size=MAX_BLOB_BYTES)
+        except BlobError as error:
+            raise faults.SoapFault(
+                "SOA-03007", f"{where}: EncryptedKnownContent/BusinessContent: {error}"
+            ) from None
+    return OpenedDetail(content, reply_to, unsealed.signer)
 
 
-def close_detail(sim: Simulator, content: bytes, opened: OpenedDetail) -> tuple[bytes, str | None]:
+def _check_xades(sim: Simulator, known: bytes, sealer: x509.Certificate, where: str) -> None:
+    if sim.security_mode is SecurityMode.OFF:
+        return
+    try:
+        signer = verify_enveloped(parse_xml(known), ca_cert=sim.pki.ca.cert, now=sim.clock.now())
+        if signer != sealer:
+            raise XadesError("the XAdES signer is not the certificate that sealed the request")
+    except (XadesError, XmlRejected) as error:
+        if sim.security_mode is SecurityMode.STRICT:
+            raise faults.SoapFault(
+                "SOA-03007", f"{where}: EncryptedKnownContent/Xades: {error}"
+            ) from None
+
+
+def close_detail(
+    sim: Simulator, content: bytes, opened: OpenedDetail, *, xades: bool = False
+) -> tuple[bytes, str | None]:
     """The answer's Detail content and ContentEncryption: sealed if the request was."""
     if opened.reply_to is None:
         return content, None
     known = build_known_content(
-        KnownContent(business_content=content, reply_to_etk=None, xades=None)
+        KnownContent(
+            business_content=content, reply_to_etk=None, xades=None, content_id=f"_{uuid.uuid4()}"
+        )
     )
-    sealed = seal(known, sender=sim.pki.insurer_signing, recipients=[opened.reply_to])
+    signer = sim.pki.insurer_signing
+    if xades:
+        document = parse_xml(known)
+        sign_enveloped(document, key=signer.key, cert=signer.cert, signing_time=sim.clock.now())
+        known = etree.tostring(document, xml_declaration=True, encoding="UTF-8")
+    sealed = seal(known, sender=signer, recipients=[opened.reply_to])
     return sealed, SEALED_FOR_REQUESTER
