@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -243,3 +244,37 @@ async def test_a_bad_seal_gets_a_content_fault(running: Running, spoil: str) -> 
             await client.call(MEMBERDATA_PATH, MEMBERDATA_ACTION, request)
     assert fault.value.code == "SOA-03007"
     assert "Detail" in fault.value.message
+
+
+async def test_the_reconstructed_sample_request_is_answered(
+    running: Running, shared_reference: Path
+) -> None:
+    import base64
+
+    from lxml import etree
+
+    from simulator.client.connector import MEMBERDATA_ACTION, MEMBERDATA_PATH
+    from simulator.codecs import memberdata as codec
+    from simulator.soap.parser import parse_xml
+
+    sample = shared_reference / "samples/reconstructed/memberdata-MemberDataConsultationRequest.xml"
+    payload = parse_xml(sample.read_bytes())
+    assert etree.QName(payload).localname == "MemberDataConsultationRequest"
+    from simulator.client.connector import ServiceFault
+
+    async with running.client() as client:
+        # The envelope layers pass (schema, signature); the blob is a placeholder
+        # `<samlp:AttributeQuery/>` whose prefix is declared nowhere: a precise content fault.
+        with pytest.raises(ServiceFault) as fault:
+            await client.call(MEMBERDATA_PATH, MEMBERDATA_ACTION, payload)
+        assert fault.value.code == "SOA-03007"
+        assert "samlp" in fault.value.message and "not defined" in fault.value.message
+        # The same request with a real query in its Detail is answered.
+        detail = payload.find(f"{{{codec.V3.protocol}}}Detail")
+        assert detail is not None
+        query = (shared_reference / "samples/reconstructed/memberdata-AttributeQuery-payload.xml")
+        detail.text = base64.b64encode(query.read_bytes()).decode()
+        reply = await client.call(MEMBERDATA_PATH, MEMBERDATA_ACTION, payload)
+    result = codec.read_saml_response(codec.parse_response_detail(reply.payload).content)
+    # Its Issuer 19999999001 fails the NIHII check digits.
+    assert (result.status, result.detail_codes) == (REQUESTER, ("INVALID_ISSUER_VALUE",))
