@@ -412,3 +412,22 @@ async def test_the_rejection_text_names_the_decision(running: Running) -> None:
     assert error.description is not None
     assert _decision(patient).carmed_number in error.description and "{" not in error.description
     assert _decision(patient).cover(CareKind.DOCTOR) is None
+
+
+async def test_the_reconstructed_sample_request_is_answered(
+    running: Running, shared_reference: Path
+) -> None:
+    from simulator.services.mediprima import soap_action
+    from simulator.soap.parser import parse_xml
+
+    sample = (
+        shared_reference / "samples/reconstructed/mediprima-v2-ConsultCarmedInterventionRequest.xml"
+    )
+    payload = parse_xml(sample.read_bytes())
+    async with running.client() as client:
+        reply = await client.call("/MediPrima/Consult/v2", soap_action(2), payload)
+    answer = consult_codec.parse_response(reply.payload)
+    # 00011317652 is nobody in the synthetic world: no CPAS decision to show, and the reason.
+    assert answer.carmeds == ()
+    assert answer.status != SUCCESS
+    assert answer.reason_codes
