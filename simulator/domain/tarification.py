@@ -193,9 +193,8 @@ def check_request_id(query: TarificationQuery, errors: ErrorCollector) -> None:
         errors.add("155", REQUEST_ID)
 
 
-def _patient(
-    query: TarificationQuery, population: Population, today: date, errors: ErrorCollector
-) -> Patient | None:
+def check_patient_ssin(query: TarificationQuery, today: date, errors: ErrorCollector) -> str | None:
+    """The patient's NISS when it is present and well formed (100/111/112; 155 vs routing)."""
     ssin = query.patient_ssin
     if not ssin:
         errors.add("100", PATIENT_ID)
@@ -208,6 +207,15 @@ def _patient(
         return None
     if query.envelope_patient_ssin and query.envelope_patient_ssin != ssin:
         errors.add("155", PATIENT_ID)
+    return ssin
+
+
+def _patient(
+    query: TarificationQuery, population: Population, today: date, errors: ErrorCollector
+) -> Patient | None:
+    ssin = check_patient_ssin(query, today, errors)
+    if ssin is None:
+        return None
     patient = population.find(ssin)
     if patient is None:
         errors.add("120", PATIENT_ID)

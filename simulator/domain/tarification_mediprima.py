@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from simulator.domain import nomenclature
 from simulator.domain.catalogue import ErrorCatalogue, rule_error
 from simulator.domain.cpas import MEDIPRIMA_GP_START, CareKind, Cover, CpasDecision, Support
-from simulator.domain.identifiers import is_valid_niss, is_valid_nomenclature_code
+from simulator.domain.identifiers import is_valid_nomenclature_code
 from simulator.domain.mediprima import (
     BillingRoute,
     billing_route,
@@ -31,13 +31,13 @@ from simulator.domain.tarification import (
     CLAIM,
     CLAIM_CD,
     ENCOUNTER_DATE,
-    PATIENT_ID,
     TRANSACTION_CD,
     ErrorCollector,
     RuleError,
     TarificationQuery,
     check_author,
     check_encounter,
+    check_patient_ssin,
     check_request_id,
 )
 
@@ -165,20 +165,9 @@ def consult_mediprima_tariff(
 def _patient(
     query: TarificationQuery, population: Population, today: date, errors: _Rejections
 ) -> Patient | None:
-    ssin = query.patient_ssin
-    if not ssin:
-        errors.add("100", PATIENT_ID)
-        return None
-    if len(ssin) != 11 or not ssin.isdigit():
-        errors.add("111", PATIENT_ID)
-        return None
-    if not is_valid_niss(ssin, today=today):
-        errors.add("112", PATIENT_ID)
-        return None
-    if query.envelope_patient_ssin and query.envelope_patient_ssin != ssin:
-        errors.add("155", PATIENT_ID)
+    ssin = check_patient_ssin(query, today, errors)
     # An unknown NISS is not an error of its own: MediPrima simply holds no decision (202).
-    return population.find(ssin)
+    return population.find(ssin) if ssin is not None else None
 
 
 def _claim(

@@ -20,20 +20,26 @@ SOAP_ACTION = "urn:be:fgov:ehealth:mycarenet:tarification:protocol:v1:Tarificati
 NAMESPACE = "urn:be:fgov:ehealth:mycarenet:tarification:protocol:v1"
 
 
-async def tarification_consultation(sim: Simulator, exchange: Exchange) -> etree._Element:
+def read_request(sim: Simulator, exchange: Exchange) -> codec.TarificationRequest:
+    """The consultation in the payload (eTar and CAAMI tarification alike), its KMEHR checked
+    against the official bundle when one is loaded; the journal learns who and whom."""
     try:
         request = codec.parse_request(exchange.payload)
     except codec.PayloadError as error:
         raise faults.SoapFault("SOA-03007", str(error)) from None
     if sim.official_schemas is not None:
-        # With the official bundle loaded, the KMEHR inside the blob is checked too.
         violation = sim.official_schemas.validate(request.kmehr_request)
         if violation is not None:
             raise faults.not_xsd_conform(f"Detail blob: {violation.describe()}")
     query = request.query
     exchange.provider_nihii = query.author_nihii or query.envelope_provider_nihii
     exchange.patient_ssin = query.patient_ssin or query.envelope_patient_ssin
+    return request
 
+
+async def tarification_consultation(sim: Simulator, exchange: Exchange) -> etree._Element:
+    request = read_request(sim, exchange)
+    query = request.query
     outcome = consult_tariff(query, sim.population, sim.clock.today())
     if outcome.errors:
         exchange.business_code = outcome.errors[0].code

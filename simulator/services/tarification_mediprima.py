@@ -12,7 +12,7 @@ from simulator.domain.tarification_mediprima import MediprimaOutcome, consult_me
 from simulator.runtime import Simulator
 from simulator.server.exchange import Exchange
 from simulator.services.registry import Operation
-from simulator.soap import faults
+from simulator.services.tarification import read_request
 from simulator.soap.envelope import new_envelope
 
 PATH = "/MyCareNet/TarificationMediPrima/v1"
@@ -21,19 +21,8 @@ SOAP_ACTION = "urn:be:fgov:ehealth:mycarenet:tarification:protocol:v1:Tarificati
 
 
 async def tarification_mediprima(sim: Simulator, exchange: Exchange) -> etree._Element:
-    try:
-        request = codec.parse_request(exchange.payload)
-    except codec.PayloadError as error:
-        raise faults.SoapFault("SOA-03007", str(error)) from None
-    if sim.official_schemas is not None:
-        violation = sim.official_schemas.validate(request.kmehr_request)
-        if violation is not None:
-            raise faults.not_xsd_conform(f"Detail blob: {violation.describe()}")
-    query = request.query
-    exchange.provider_nihii = query.author_nihii or query.envelope_provider_nihii
-    exchange.patient_ssin = query.patient_ssin or query.envelope_patient_ssin
-
-    outcome = consult_mediprima_tariff(query, sim.population, sim.clock.today())
+    request = read_request(sim, exchange)
+    outcome = consult_mediprima_tariff(request.query, sim.population, sim.clock.today())
     if outcome.errors:
         exchange.business_code = outcome.errors[0].code
     else:
