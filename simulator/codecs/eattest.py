@@ -27,7 +27,7 @@ from simulator.codecs.mycarenet_commons import (
     PayloadError,
     add_blob,
     add_common_input,
-    add_common_output,
+    build_send_response,
     read_blob,
     read_common_input,
 )
@@ -142,29 +142,18 @@ def build_response(
     response_id: str,
     now: datetime,
 ) -> etree._Element:
-    response = etree.Element(
+    response, blob = build_send_response(
         _q(NAMESPACE, f"{request.operation}Response"),
-        nsmap={"att": NAMESPACE, "p": V4.protocol, "c": V4.core},
-        Id=response_id,
-        IssueInstant=_instant(now),
-    )
-    if request.request_id:
-        response.set("InResponseTo", request.request_id)
-    returned = etree.SubElement(response, V4.p("Return"))
-    add_common_output(
-        returned,
+        {"att": NAMESPACE, "p": V4.protocol, "c": V4.core},
         V4,
+        in_response_to=request.request_id,
         input_reference=request.common.input_reference,
-        nip_reference=f"NIP-{response_id.lstrip('_')}",
-        output_reference=f"OUT-{response_id.lstrip('_')}",
-    )
-    add_blob(
-        returned,
-        V4.p("Detail"),
-        detail,
-        blob_id=f"_{uuid.uuid4()}",
+        detail=detail,
         content_encryption=content_encryption,
-    ).set("MessageVersion", MESSAGE_VERSION)
+        response_id=response_id,
+        issue_instant=_instant(now),
+    )
+    blob.set("MessageVersion", MESSAGE_VERSION)
     return response
 
 

@@ -21,7 +21,7 @@ from simulator.codecs.mycarenet_commons import (
     PayloadError,
     add_blob,
     add_common_input,
-    add_common_output,
+    build_send_response,
     read_blob,
     read_common_input,
 )
@@ -241,28 +241,16 @@ def build_response(
     response_id: str,
     now: datetime,
 ) -> etree._Element:
-    response = etree.Element(
+    response, _ = build_send_response(
         RESPONSE_TAG,
-        nsmap={"md": NAMESPACE, "p": V3.protocol, "c": V3.core},
-        Id=response_id,
-        IssueInstant=_instant(now),
-    )
-    if request.request_id:
-        response.set("InResponseTo", request.request_id)
-    returned = etree.SubElement(response, V3.p("Return"))
-    add_common_output(
-        returned,
+        {"md": NAMESPACE, "p": V3.protocol, "c": V3.core},
         V3,
+        in_response_to=request.request_id,
         input_reference=request.common.input_reference,
-        nip_reference=f"NIP-{response_id.lstrip('_')}",
-        output_reference=f"OUT-{response_id.lstrip('_')}",
-    )
-    add_blob(
-        returned,
-        V3.p("Detail"),
-        detail,
-        blob_id=f"_{uuid.uuid4()}",
+        detail=detail,
         content_encryption=content_encryption,
+        response_id=response_id,
+        issue_instant=_instant(now),
     )
     return response
 

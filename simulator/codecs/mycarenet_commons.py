@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import uuid
 from dataclasses import dataclass
 
 from lxml import etree
@@ -175,6 +176,41 @@ def add_blob(
     element.set("Id", blob_id)
     element.text = encode_blob(content, content_encoding)
     return element
+
+
+def build_send_response(
+    tag: str,
+    nsmap: dict[str, str],
+    version: Commons,
+    *,
+    in_response_to: str | None,
+    input_reference: str | None,
+    detail: bytes,
+    content_encryption: str | None,
+    response_id: str,
+    issue_instant: str,
+) -> tuple[etree._Element, etree._Element]:
+    """A SendResponseType answer (Return: CommonOutput, Detail); returns it and its Detail."""
+    response = etree.Element(tag, nsmap=nsmap, Id=response_id, IssueInstant=issue_instant)
+    if in_response_to:
+        response.set("InResponseTo", in_response_to)
+    returned = etree.SubElement(response, version.p("Return"))
+    reference = response_id.lstrip("_")
+    add_common_output(
+        returned,
+        version,
+        input_reference=input_reference,
+        nip_reference=f"NIP-{reference}",
+        output_reference=f"OUT-{reference}",
+    )
+    blob = add_blob(
+        returned,
+        version.p("Detail"),
+        detail,
+        blob_id=f"_{uuid.uuid4()}",
+        content_encryption=content_encryption,
+    )
+    return response, blob
 
 
 def _same_hash(sent: str, content: bytes) -> bool:
