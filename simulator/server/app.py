@@ -12,8 +12,9 @@ from simulator.runtime import Simulator
 from simulator.server import admin
 from simulator.server.exchange import Exchange
 from simulator.server.pipeline import process
+from simulator.services import genasync
 from simulator.services.registry import normalise_soap_action
-from simulator.soap import faults
+from simulator.soap import faults, mtom
 from simulator.soap.envelope import serialize
 
 SIMULATOR_KEY = web.AppKey("simulator", Simulator)
@@ -53,7 +54,22 @@ async def soap_endpoint(request: web.Request) -> web.Response:
                 http_status=413,
             )
         )
+    content_type = request.headers.get("Content-Type")
+    if mtom.is_multipart(content_type):  # MTOM/XOP: the pipeline reads the inline equivalent
+        try:
+            exchange.body = mtom.to_inline(content_type or "", exchange.body)
+        except mtom.MtomError as error:
+            fault = faults.malformed(f"MTOM/XOP request: {error}")
+            body = genasync.fault_body(request.path, fault, None)
+            if body is None:
+                return _fault_response(fault)
+            return web.Response(body=body, status=fault.http_status, content_type="text/xml")
     await process(sim, exchange)
+    if exchange.fault is not None:  # GenAsync answers faults with its own detail element
+        operation = exchange.operation.name if exchange.operation else None
+        exchange.response = (
+            genasync.fault_body(exchange.path, exchange.fault, operation) or exchange.response
+        )
     return web.Response(
         body=exchange.response,
         status=exchange.http_status,

@@ -15,7 +15,14 @@ def catalogue_of_operations() -> list[Operation]:
         *memberdata.OPERATIONS,
         *eattest.OPERATIONS,
         *_mediprima_operations(),
+        *_genasync_operations(),
     ]
+
+
+def _genasync_operations() -> list[Operation]:
+    from simulator.services import genasync
+
+    return genasync.OPERATIONS
 
 
 def _mediprima_operations() -> list[Operation]:

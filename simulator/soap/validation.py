@@ -304,6 +304,17 @@ KINDS: Mapping[str, _Kind] = {
         )
         for role, r in (("request", "Request"), ("response", "Response"))
     },
+    # GenAsync v1 (eFact, eGMD): lower-case roots; the fault detail is a response kind too.
+    "genasync-request": _Kind(
+        ("genasync-v1.xsd",), _roots("urn:be:cin:nip:async:generic", "post", "get", "confirm")
+    ),
+    "genasync-response": _Kind(
+        ("genasync-v1.xsd",),
+        _roots(
+            "urn:be:cin:nip:async:generic",
+            *("postResponse", "getResponse", "confirmResponse", "fault"),
+        ),
+    ),
     "eattest-request": _Kind(
         ("mycarenet-attest-protocol-v3.xsd",),
         _roots(

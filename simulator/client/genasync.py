@@ -1,0 +1,170 @@
+"""GenAsync calls the way the eHealth connector makes them (post, get, confirm).
+
+WS-Addressing headers, the SAML holder-of-key signature, XAdES-BES over the posted Detail;
+answers are checked (response signature) and faults come back as `GenAsyncFaultError` carrying
+the `ga:fault` detail. Used by the tests and as an example for vendors.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+from lxml import etree
+
+from simulator.client.connector import ConnectorClient
+from simulator.codecs import genasync as codec
+from simulator.security.wssecurity import SecurityError, sign_envelope_saml, verify_request
+from simulator.security.xades import sign_blob
+from simulator.services.mailbox import MAILBOXES
+from simulator.soap.addressing import DESTINATION_PREFIX, request_headers
+from simulator.soap.envelope import new_envelope, read_envelope, serialize
+from simulator.soap.namespaces import SOAP11
+from simulator.soap.parser import parse_xml
+
+ACTIONS = {
+    "post": "urn:be:cin:nip:async:generic:post:msg",
+    "get": "urn:be:cin:nip:async:generic:get:query",
+    "confirm": "urn:be:cin:nip:async:generic:confirm:hash",
+}
+LICENSE = ("mycarenet-sim", "mycarenet-sim")  # the simulator does not check licences
+Clock = Callable[[], datetime]
+
+
+class GenAsyncFaultError(Exception):
+    """The service answered a SOAP fault; `fault` is its ga:fault detail when present."""
+
+    def __init__(self, status: int, faultcode: str, text: str, fault: codec.Fault | None) -> None:
+        super().__init__(f"HTTP {status} {faultcode}: {text}")
+        self.status = status
+        self.faultcode = faultcode
+        self.fault = fault
+
+
+def origin_of(client: ConnectorClient) -> codec.Origin:
+    """Origin for the keystore holder: package licence and the care provider's NIHII."""
+    if client.subject.nihii is None:
+        raise ValueError("GenAsync needs a keystore certificate with a NIHII")
+    return codec.Origin(
+        package_name="mycarenet-sim client",
+        license_username=LICENSE[0],
+        license_password=LICENSE[1],
+        provider_quality="doctor",
+        provider_nihii=client.subject.nihii,
+        person_ssin=client.subject.ssin,
+    )
+
+
+async def post(
+    client: ConnectorClient,
+    mailbox: str,
+    content: bytes,
+    *,
+    message_name: str,
+    destination_io: str | None,
+    input_reference: str,
+    with_xades: bool = True,
+    now: Clock | None = None,
+) -> codec.TAck:
+    """Post `content` (deflated, base64) to `mailbox`; returns the TAck."""
+    moment = (now or _utc)()
+    common = codec.CommonInput(
+        is_test=True, origin=origin_of(client), input_reference=input_reference
+    )
+    blob = codec.Blob(content=content, message_name=message_name, id="blob")
+    payload = codec.build_post(common, blob)
+    if with_xades:
+        detail = payload.find(f"{{{codec.GA}}}Detail")
+        assert detail is not None
+        signature = sign_blob(
+            detail, key=client.identity.key, cert=client.identity.cert, signing_time=moment
+        )
+        payload.append(codec.build_post(common, blob, xades=signature)[-1])
+    to = f"{DESTINATION_PREFIX}{destination_io}" if destination_io else None
+    answer = await call(client, mailbox, "post", payload, to=to, now=moment)
+    return codec.parse_post_response(answer)
+
+
+async def get(
+    client: ConnectorClient,
+    mailbox: str,
+    *,
+    message_names: Iterable[str] = (),
+    max_messages: int = codec.DEFAULT_MAX,
+    include_messages: bool = True,
+    include_tacks: bool = True,
+    max_tacks: int = codec.DEFAULT_MAX,
+    now: Clock | None = None,
+) -> codec.GetResponse:
+    request = codec.GetRequest(
+        origin=origin_of(client),
+        msg_query=codec.Query(include_messages, max_messages),
+        message_names=tuple(message_names),
+        tack_query=codec.Query(include_tacks, max_tacks),
+    )
+    answer = await call(
+        client, mailbox, "get", codec.build_get(request), to=None, now=(now or _utc)()
+    )
+    return codec.parse_get_response(answer)
+
+
+async def confirm(
+    client: ConnectorClient,
+    mailbox: str,
+    *,
+    hash_values: Iterable[bytes] = (),
+    references: Iterable[str] = (),
+    tack_contents: Iterable[bytes] = (),
+    tack_references: Iterable[str] = (),
+    now: Clock | None = None,
+) -> None:
+    request = codec.ConfirmRequest(
+        origin=origin_of(client),
+        msg_hash_values=tuple(hash_values),
+        msg_references=tuple(references),
+        tack_contents=tuple(tack_contents),
+        tack_references=tuple(tack_references),
+    )
+    answer = await call(
+        client, mailbox, "confirm", codec.build_confirm(request), to=None, now=(now or _utc)()
+    )
+    if answer.tag != codec.CONFIRM_RESPONSE:
+        raise ValueError(f"expected confirmResponse, got {answer.tag}")
+
+
+async def call(
+    client: ConnectorClient,
+    mailbox: str,
+    operation: str,
+    payload: etree._Element,
+    *,
+    to: str | None,
+    now: datetime,
+) -> etree._Element:
+    """One signed GenAsync exchange; returns the answer's payload or raises the fault."""
+    path = MAILBOXES[mailbox].path
+    action = ACTIONS[operation]
+    headers = request_headers(action, to=to, message_id=f"uuid:{uuid.uuid4()}")
+    envelope = new_envelope(payload, headers)
+    sign_envelope_saml(envelope, await client.token(), client.identity.key, now=now)
+    status, raw = await client.post_raw(path, serialize(envelope), action)
+    root = parse_xml(raw)
+    fault = root.find(f"{{{SOAP11}}}Body/{{{SOAP11}}}Fault")
+    if fault is not None:
+        detail = fault.find(f"detail/{{{codec.GA}}}fault")
+        raise GenAsyncFaultError(
+            status,
+            fault.findtext("faultcode") or "",
+            fault.findtext("faultstring") or "",
+            codec.parse_fault(detail) if detail is not None else None,
+        )
+    try:
+        verify_request(root, ca_cert=client.ca_cert, sts_cert=None, now=now, require="x509")
+    except SecurityError as error:
+        raise ValueError(f"GenAsync answer signature rejected: {error.reason}") from None
+    return read_envelope(root).payload
+
+
+def _utc() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,272 @@
+"""GenAsync mailboxes: what providers posted, and what waits for them until they confirm it.
+
+Everything lives in `sim.records` (committed before returning), so a message a client was told
+about survives a SIGKILL, and a confirmed one (deleted) never comes back. Keys are
+`<mailbox>/<nihii>/<sequence>`: one prefix scan lists a provider's mailbox in delivery order.
+
+`deliver` is how the insurer's processing (eFact 931000/920098/920099/920900) puts an answer in
+a provider's mailbox; it signs the answer with XAdES-T at delivery, once, as MyCareNet does.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+import weakref
+from dataclasses import dataclass
+
+from lxml import etree
+
+from simulator.codecs import genasync as codec
+from simulator.codecs.blob import hash_value
+from simulator.runtime import Simulator
+from simulator.security.pki import Identity, TestPki
+from simulator.security.xades import issue_tsa, sign_blob
+
+MESSAGES = "genasync-message"  # waiting for the recipient's get/confirm
+TACKS = "genasync-tack"  # TAcks of posts, returned by get's TAckQuery until confirmed
+POSTED = "genasync-posted"  # what providers posted, for the insurer's processing
+_SCAN_LIMIT = 1_000_000  # a mailbox is read whole and filtered; Max applies afterwards
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    name: str  # last path segment: hcpfac, hcpfac_12, gmd
+    path: str
+    default_io: str | None  # destination when wsa:To names none
+    post_names: frozenset[str] | None  # MessageNames accepted on post; None = any
+    requires_xades: bool  # strict mode refuses a post without Xades-t
+
+
+MAILBOXES: dict[str, Mailbox] = {
+    box.name: box
+    for box in (
+        Mailbox("hcpfac", "/mycarenet-ws/async/generic/hcpfac", None, frozenset({"HCPFAC"}), True),
+        # MediPrima invoicing goes to CAAMI/HZIV, IO 690 (wire-formats 7.4).
+        Mailbox(
+            "hcpfac_12",
+            "/mycarenet-ws/async/generic/hcpfac_12",
+            "690",
+            frozenset({"ECM-HCPFAC"}),
+            True,
+        ),
+        Mailbox("gmd", "/mycarenet-ws/async/generic/gmd", None, None, False),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A message or TAck as kept in the store, with its record key."""
+
+    key: str
+    document: dict[str, object]
+
+
+# -- the TSA ----------------------------------------------------------------------------------
+
+_TSAS: weakref.WeakKeyDictionary[TestPki, Identity] = weakref.WeakKeyDictionary()
+
+
+def tsa_of(sim: Simulator) -> Identity:
+    """The simulated eHealth TSA for XAdES-T, issued once per process under the test CA."""
+    tsa = _TSAS.get(sim.pki)
+    if tsa is None:
+        tsa = issue_tsa(sim.pki.ca, now=sim.clock.now())
+        _TSAS[sim.pki] = tsa
+    return tsa
+
+
+def xades_t(sim: Simulator, element: etree._Element) -> bytes:
+    """XAdES-T by MyCareNet's signing identity over a Blob or TAck element (by its Id)."""
+    signer = sim.pki.insurer_signing
+    return sign_blob(
+        element,
+        key=signer.key,
+        cert=signer.cert,
+        signing_time=sim.clock.now(),
+        with_timestamp=True,
+        tsa=tsa_of(sim),
+    )
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+def deliver(
+    sim: Simulator,
+    mailbox: str,
+    recipient_nihii: str,
+    message_name: str,
+    content: bytes,
+    *,
+    issuer_io: str | None = None,
+    input_reference: str | None = None,
+    content_type: str = "text/plain",
+    content_encoding: str = "deflate",
+) -> str:
+    """Put `content` in `recipient_nihii`'s `mailbox`; returns its Reference (Detail@Reference)."""
+    if mailbox not in MAILBOXES:
+        raise ValueError(f"unknown GenAsync mailbox {mailbox!r}; known: {', '.join(MAILBOXES)}")
+    reference = uuid.uuid4().hex
+    blob = codec.Blob(
+        content=content,
+        message_name=message_name,
+        content_type=content_type,
+        content_encoding=content_encoding,
+        id=f"_{reference}",
+        reference=reference,
+        issuer=f"{codec.ISSUER_PREFIX}{issuer_io}" if issuer_io else None,
+    )
+    detail = codec.add_blob(etree.Element("holder"), "Detail", blob)
+    document: dict[str, object] = {
+        "reference": reference,
+        "message_name": message_name,
+        "content": base64.b64encode(content).decode("ascii"),
+        "content_type": content_type,
+        "content_encoding": content_encoding,
+        "hash": hash_value(content),
+        "issuer_io": issuer_io,
+        "input_reference": input_reference,
+        "xades": base64.b64encode(xades_t(sim, detail)).decode("ascii"),
+        "delivered_at": sim.clock.now().isoformat(),
+    }
+    sim.records.put(MESSAGES, _key(mailbox, recipient_nihii), document)
+    return reference
+
+
+def keep_tack(sim: Simulator, mailbox: str, sender_nihii: str, tack: codec.TAck) -> None:
+    """Keep a post's TAck (XAdES-T signed) so the sender's get/TAckQuery returns it."""
+    element = codec.build_post_response(tack)[0]
+    document: dict[str, object] = {
+        "content": base64.b64encode(tack.content).decode("ascii"),
+        "issuer": tack.issuer,
+        "applies_to": tack.applies_to,
+        "result_major": tack.result_major,
+        "result_message": tack.result_message,
+        "id": tack.id,
+        "reference": tack.reference,
+        "xades": base64.b64encode(xades_t(sim, element)).decode("ascii"),
+    }
+    sim.records.put(TACKS, _key(mailbox, sender_nihii), document)
+
+
+def keep_post(
+    sim: Simulator,
+    mailbox: str,
+    reference: str,
+    sender_nihii: str,
+    destination_io: str,
+    request: codec.PostRequest,
+) -> None:
+    sim.records.put(
+        POSTED,
+        f"{mailbox}/{reference}",
+        {
+            "reference": reference,
+            "sender_nihii": sender_nihii,
+            "destination_io": destination_io,
+            "message_name": request.detail.message_name,
+            "input_reference": request.common.input_reference,
+            "is_test": request.common.is_test,
+            "content": base64.b64encode(request.detail.content).decode("ascii"),
+            "received_at": sim.clock.now().isoformat(),
+        },
+    )
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def waiting_messages(sim: Simulator, mailbox: str, nihii: str) -> list[Stored]:
+    """Every unconfirmed message for `nihii`, oldest first."""
+    return _scan(sim, MESSAGES, mailbox, nihii)
+
+
+def waiting_tacks(sim: Simulator, mailbox: str, nihii: str) -> list[Stored]:
+    return _scan(sim, TACKS, mailbox, nihii)
+
+
+def posted(sim: Simulator, mailbox: str) -> list[dict[str, object]]:
+    """What providers posted to `mailbox`, in reference order (the eFact processing reads it)."""
+    return [doc for _, doc in sim.records.find(POSTED, prefix=f"{mailbox}/", limit=_SCAN_LIMIT)]
+
+
+def message_of(stored: Stored) -> codec.MsgResponse:
+    doc = stored.document
+    io = doc.get("issuer_io")
+    blob = codec.Blob(
+        content=base64.b64decode(str(doc["content"])),
+        message_name=str(doc["message_name"]),
+        content_type=str(doc["content_type"]),
+        content_encoding=str(doc["content_encoding"]),
+        id=f"_{doc['reference']}",
+        reference=str(doc["reference"]),
+        issuer=f"{codec.ISSUER_PREFIX}{io}" if io else None,
+    )
+    output = codec.CommonOutput(
+        input_reference=_optional(doc.get("input_reference")),
+        nip_reference=str(doc["reference"]),
+        output_reference=str(doc["reference"]),
+    )
+    return codec.MsgResponse(output, blob, base64.b64decode(str(doc["xades"])))
+
+
+def tack_of(stored: Stored) -> codec.TAckResponse:
+    doc = stored.document
+    tack = codec.TAck(
+        content=base64.b64decode(str(doc["content"])),
+        issuer=str(doc["issuer"]),
+        applies_to=str(doc["applies_to"]),
+        result_major=str(doc["result_major"]),
+        result_message=_optional(doc.get("result_message")),
+        id=_optional(doc.get("id")),
+        reference=_optional(doc.get("reference")),
+    )
+    return codec.TAckResponse(tack, base64.b64decode(str(doc["xades"])))
+
+
+# -- confirming -------------------------------------------------------------------------------
+
+
+def confirm(
+    sim: Simulator, mailbox: str, nihii: str, request: codec.ConfirmRequest
+) -> tuple[int, int]:
+    """Remove the confirmed messages and TAcks; unknown or already confirmed ones are ignored
+    (confirm is idempotent). Returns how many messages and TAcks were removed now."""
+    hashes = set(request.msg_hash_values)
+    references = set(request.msg_references)
+    removed_messages = 0
+    for stored in waiting_messages(sim, mailbox, nihii):
+        doc = stored.document
+        digest = base64.b64decode(str(doc["hash"]))
+        if (digest in hashes or doc["reference"] in references) and sim.records.delete(
+            MESSAGES, stored.key
+        ):
+            removed_messages += 1
+    contents = set(request.tack_contents)
+    tack_references = set(request.tack_references)
+    removed_tacks = 0
+    for stored in waiting_tacks(sim, mailbox, nihii):
+        doc = stored.document
+        content = base64.b64decode(str(doc["content"]))
+        if (content in contents or doc.get("reference") in tack_references) and sim.records.delete(
+            TACKS, stored.key
+        ):
+            removed_tacks += 1
+    return removed_messages, removed_tacks
+
+
+def _scan(sim: Simulator, kind: str, mailbox: str, nihii: str) -> list[Stored]:
+    found = sim.records.find(kind, prefix=f"{mailbox}/{nihii}/", limit=_SCAN_LIMIT)
+    return [Stored(key, doc) for key, doc in found]
+
+
+def _key(mailbox: str, nihii: str) -> str:
+    # Nanosecond time first keeps delivery order across restarts; the uuid breaks ties.
+    return f"{mailbox}/{nihii}/{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
+
+
+def _optional(value: object) -> str | None:
+    return None if value is None else str(value)
