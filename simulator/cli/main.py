@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from simulator import __version__
-from simulator.cli import certs, serve, world
+from simulator.cli import certs, efact, scenario, serve, world
 
 EPILOG = """\
 examples:
@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.register(commands)
     certs.register(commands)
     world.register(commands)
+    scenario.register(commands)
+    efact.register(commands)
     return parser
 
 

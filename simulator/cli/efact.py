@@ -1,0 +1,161 @@
+"""`mycarenet-sim efact`: generate 920000 invoice files and check them like the insurer would.
+
+The population is rebuilt from --seed/--patients/--providers/--date exactly as `serve` builds it,
+so a generated file bills patients the running simulator knows, and `check` prices services
+against the same world.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from simulator.config import DEFAULT_SEED, Settings
+from simulator.domain.population import build_population
+from simulator.efact.checks import CheckOptions, check_file
+from simulator.efact.generator import FAULTS, Spec, generate
+from simulator.efact.parser import EfactFormatError
+
+EPILOG = """\
+examples:
+  mycarenet-sim efact generate --invoices 10000 --errors 2% --out invoices.920000
+  mycarenet-sim efact generate --invoices 50 --insurer 100 --seed 7 --date 2026-01-15 --out f
+  mycarenet-sim efact check invoices.920000 --date 2026-01-15
+  mycarenet-sim efact check TFAC1SC09.509E --date 2014-11-25 --no-world
+"""
+
+_DEFAULTS = Settings()
+
+
+class UsageError(Exception):
+    """Bad input from the command line: printed as one `error: ...` line, exit code 2."""
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "efact",
+        help="eFact 920000 files: generate valid/faulty files, check a file",
+        description="Generate eFact invoice files from the population and check them.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(handler=lambda _args: _help(parser))
+    sub = parser.add_subparsers(dest="efact_command", metavar="SUBCOMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--seed", default=str(DEFAULT_SEED), help=f"(default {DEFAULT_SEED})")
+    common.add_argument("--patients", default=str(_DEFAULTS.patients))
+    common.add_argument("--providers", default=str(_DEFAULTS.providers))
+    common.add_argument("--date", help="the simulator's today, YYYY-MM-DD (default: today)")
+
+    make = sub.add_parser("generate", parents=[common], help="write a 920000 file",
+                          epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    make.add_argument("--invoices", default="100", help="patient invoices (default 100)")
+    make.add_argument("--errors", default="0%", help="share of faulty invoices: 2%% or 0.02")
+    make.add_argument("--insurer", help="only patients of this union (100, 200, ...)")
+    make.add_argument("--sending-number", default="1", help="record 10 zone 7 (default 1)")
+    make.add_argument("--out", required=True, type=Path, help="file to write")
+    make.set_defaults(handler=_run(_generate))
+
+    check = sub.add_parser("check", parents=[common], help="print the rejections of a file",
+                           epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    check.add_argument("file", type=Path)
+    check.add_argument("--no-world", action="store_true",
+                       help="skip beneficiary, provider and tariff checks (foreign files)")
+    check.add_argument("--strict-checksum", action="store_true",
+                       help="refuse the +10 checksums of the CIN test files")
+    check.set_defaults(handler=_run(_check))
+
+
+def _help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _run(action: Any) -> Any:
+    def handler(args: argparse.Namespace) -> int:
+        try:
+            return int(action(args))
+        except (UsageError, EfactFormatError, OSError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+
+    return handler
+
+
+def _int(value: str, option: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise UsageError(f"{option} must be a whole number, got {value!r}") from None
+
+
+def _today(value: str | None) -> date:
+    if value is None:
+        return date.today()  # the command line's own today, not a rule's clock
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--date must be YYYY-MM-DD, got {value!r}") from None
+
+
+def parse_rate(value: str) -> float:
+    """"2%" -> 0.02, "0.02" -> 0.02; UsageError outside 0..1."""
+    text = value.strip()
+    try:
+        rate = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise UsageError(f"--errors must look like 2% or 0.02, got {value!r}") from None
+    if not 0 <= rate <= 1:
+        raise UsageError(f"--errors must be between 0% and 100%, got {value!r}")
+    return rate
+
+
+def _population(args: argparse.Namespace, today: date) -> Any:
+    return build_population(
+        _int(args.seed, "--seed"),
+        _int(args.patients, "--patients"),
+        _int(args.providers, "--providers"),
+        today,
+    )
+
+
+def _generate(args: argparse.Namespace) -> int:
+    today = _today(args.date)
+    spec = Spec(
+        invoices=_int(args.invoices, "--invoices"),
+        error_rate=parse_rate(args.errors),
+        seed=_int(args.seed, "--seed"),
+        today=today,
+        insurer=args.insurer,
+        sending_number=_int(args.sending_number, "--sending-number"),
+    )
+    population = _population(args, today)
+    try:
+        with args.out.open("wb") as out:
+            faults = generate(out, population, spec)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    kinds = {kind: sum(1 for f in faults if f.kind == kind) for kind in FAULTS}
+    summary = ", ".join(f"{kind} {count}" for kind, count in kinds.items() if count)
+    print(f"{args.out}: {spec.invoices} invoices, {len(faults)} faulty"
+          + (f" ({summary})" if summary else ""))
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    today = _today(args.date)
+    options = CheckOptions(
+        today=today,
+        population=None if args.no_world else _population(args, today),
+        accept_cin_checksum=not args.strict_checksum,
+    )
+    with args.file.open("rb") as source:
+        rejections = check_file(source, options)
+    for item in rejections:
+        print(item)
+    records = len({r.index for r in rejections})
+    print(f"{args.file}: {len(rejections)} rejection(s) on {records} record(s)")
+    return 1 if rejections else 0

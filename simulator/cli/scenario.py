@@ -1,0 +1,127 @@
+"""`mycarenet-sim scenario`: check scenario files before loading them, list the shipped ones."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from simulator.scenarios import (
+    LatencyModel,
+    Scenario,
+    ScenarioError,
+    load_scenario_file,
+    load_shipped,
+    shipped_files,
+)
+from simulator.scenarios.loader import Operations
+from simulator.scenarios.model import ACTION_TYPES
+
+EPILOG = """\
+examples:
+  mycarenet-sim scenario check my-suite.yaml     errors as FILE:LINE: message, exit code 2
+  mycarenet-sim scenario check chaos             a shipped scenario, by name
+  mycarenet-sim scenario list                    the scenarios that ship with the simulator
+"""
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "scenario",
+        help="check scenario files and list the shipped ones",
+        description="Scenarios make the simulated insurer reject, fail or slow down on purpose.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(handler=lambda _args: _help(parser))
+    sub = parser.add_subparsers(dest="scenario_command", metavar="SUBCOMMAND")
+    check = sub.add_parser(
+        "check",
+        help="check scenario files (YAML) and summarise them",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("files", nargs="+", metavar="FILE", help="a scenario file or shipped name")
+    check.set_defaults(handler=run_check)
+    listing = sub.add_parser("list", help="the shipped scenarios")
+    listing.set_defaults(handler=run_list)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Exit 0 when every file is usable, 2 when any is not (its errors on stderr)."""
+    operations = _operations()
+    status = 0
+    for name in args.files:
+        try:
+            scenario = _load(name, operations)
+        except ScenarioError as exc:
+            for line in exc.lines():
+                print(line, file=sys.stderr)
+            status = 2
+            continue
+        print(f"{name}: ok — {summary(scenario)}")
+    return status
+
+
+def run_list(_args: argparse.Namespace) -> int:
+    rows = []
+    for name in shipped_files():
+        scenario = load_shipped(name)
+        rows.append((name, str(len(scenario.rules)), scenario.description))
+    width = max(len(row[0]) for row in rows)
+    print(f"{'NAME':<{width}}  RULES  DESCRIPTION")
+    for name, count, description in rows:
+        print(f"{name:<{width}}  {count:>5}  {description}")
+    return 0
+
+
+def summary(scenario: Scenario) -> str:
+    """One line: name, rules by action type, latency models."""
+    kinds = Counter(_action_name(type(rule.action)) for rule in scenario.rules)
+    actions = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
+    rules = f"{len(scenario.rules)} rule{'s' if len(scenario.rules) != 1 else ''}"
+    latency = scenario.latency
+    if latency.default is None and not latency.endpoints:
+        delays = "no latency model"
+    else:
+        default = _describe(latency.default) if latency.default is not None else "none"
+        delays = f"latency default {default}, {len(latency.endpoints)} endpoint model(s)"
+    return (
+        f"scenario {scenario.name!r}: {rules}"
+        + (f" ({actions})" if actions else "")
+        + (f"; {delays}")
+    )
+
+
+def _load(name: str, operations: Operations) -> Scenario:
+    path = Path(name)
+    # A bare name that is not a file but is shipped: check the shipped one.
+    if not path.exists() and name in shipped_files():
+        return load_shipped(name, operations=operations)
+    return load_scenario_file(path, operations=operations)
+
+
+def _operations() -> Operations:
+    # Imported here: the services pull in most of the package, which `list` does not need.
+    from simulator.services import catalogue_of_operations
+
+    operations: dict[str, set[str]] = {}
+    for operation in catalogue_of_operations():
+        operations.setdefault(operation.service, set()).add(operation.name)
+    return operations
+
+
+def _action_name(cls: type) -> str:
+    return next(name for name, known in ACTION_TYPES.items() if known is cls)
+
+
+def _describe(model: LatencyModel) -> str:
+    figures = ", ".join(f"{key} {value:g}" for key, value in vars(model).items())
+    return f"{type(model).__name__.lower()} ({figures})"
+
+
+def _help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2

@@ -1,0 +1,106 @@
+"""Rejections of eFact records: where (record, type, zone), the 6-digit code, the letter, texts.
+
+A code is record type (2) + zone (2) + error number (2) (wire-formats 6.5); the letter and the
+FR/NL texts come from the efact catalogue (simulator/domain/data/errors-efact.json). Letters:
+B blocking (whole file), F invoice, R record, E annotated, S signal (domain-rules 6.3).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from simulator.domain.catalogue import ErrorCatalogue
+
+LETTERS = frozenset("BREFS")
+
+# Summary records 95/96 have no codes in the official catalogue; the simulator uses these
+# (record + 2-digit zone prefix + error) so that every finding can still be reported.
+_OWN_CODES: dict[str, tuple[str, str, str]] = {
+    "954102": (
+        "B",
+        "Chiffre de contrôle par mutualité (ET 95 Z 410) erroné",
+        "Controlecijfer per ziekenfonds (RT 95 Z 410) foutief.",
+    ),
+    "965102": (
+        "B",
+        "Chiffre de contrôle de l'envoi (ET 96 Z 510) erroné",
+        "Controlecijfer van de zending (RT 96 Z 510) foutief.",
+    ),
+    "954010": (
+        "B",
+        "Montant demandé compte A (ET 95 Z 404) différent du total des factures",
+        "Gevraagd bedrag rekening A (RT 95 Z 404) verschilt van het totaal van de facturen.",
+    ),
+    "965010": (
+        "B",
+        "Montant demandé compte A (ET 96 Z 504) différent du total des mutualités",
+        "Gevraagd bedrag rekening A (RT 96 Z 504) verschilt van het totaal van de ziekenfondsen.",
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    index: int  # 1-based record position in the file (0 = segments 200/300)
+    record_type: str  # "10", "50" ...
+    zone: str  # zone number as in the layout ("4", "98", "410")
+    code: str  # 6 characters: record + zone + error
+    letter: str  # B R E F S
+    fr: str
+    nl: str
+    detail: str = ""  # what the simulator found, for people reading a report
+
+    def __str__(self) -> str:
+        where = f"record {self.index} (type {self.record_type}) zone {self.zone}"
+        extra = f" [{self.detail}]" if self.detail else ""
+        return f"{where}: {self.letter}{self.code} {self.fr}{extra}"
+
+
+@cache
+def _letters() -> dict[str, str]:
+    """Default letter per code; the catalogue's dataclass does not carry it, the data does."""
+    data = resources.files("simulator.domain").joinpath("data", "errors-efact.json")
+    records = json.loads(data.read_text(encoding="utf-8"))
+    letters: dict[str, str] = {}
+    for record in records:
+        letters.setdefault(record["code"], record.get("type") or "R")
+    return letters
+
+
+def letter_of(code: str) -> str:
+    """The catalogue's default letter for `code`; KeyError when the code is unknown."""
+    if code in _OWN_CODES:
+        return _OWN_CODES[code][0]
+    try:
+        return _letters()[code]
+    except KeyError:
+        raise KeyError(f"eFact code {code!r} is not in the catalogue") from None
+
+
+@cache
+def texts(code: str) -> tuple[str, str]:
+    """(FR, NL) texts of a code; KeyError when the code is unknown."""
+    if code in _OWN_CODES:
+        return _OWN_CODES[code][1], _OWN_CODES[code][2]
+    entry = ErrorCatalogue.load("efact").entry(code)
+    return entry.fr, entry.nl
+
+
+def rejection(
+    code: str,
+    index: int,
+    record_type: str,
+    zone: str,
+    *,
+    detail: str = "",
+    letter: str | None = None,
+) -> Rejection:
+    """A rejection with the catalogue's letter (unless `letter` overrides it) and texts."""
+    chosen = letter or letter_of(code)
+    if chosen not in LETTERS:
+        raise ValueError(f"rejection letter {chosen!r} is not one of B R E F S")
+    fr, nl = texts(code)
+    return Rejection(index, record_type, zone, code, chosen, fr, nl, detail)
