@@ -8,12 +8,11 @@ returns: a record the client was told about is never lost, even if the process i
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
+
+from simulator.store.sqlite_file import SqliteFile
 
 Document = dict[str, Any]
 
@@ -48,19 +47,13 @@ class Records(Protocol):
 
 
 class SqliteRecords:
-    """`Records` in a SQLite file (WAL), shareable with the journal's store file."""
+    """`Records` in a SQLite file (WAL), shareable with the store's state file."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
-        self._lock = threading.Lock()
+        self._file = SqliteFile(path, synchronous="NORMAL", schema=_SCHEMA)
 
     def insert(self, kind: str, key: str, value: Mapping[str, Any]) -> bool:
-        with self._transaction() as db:
+        with self._file.transaction() as db:
             cursor = db.execute(
                 "INSERT OR IGNORE INTO records (kind, key, value) VALUES (?, ?, ?)",
                 (kind, key, json.dumps(value, sort_keys=True)),
@@ -68,23 +61,23 @@ class SqliteRecords:
             return cursor.rowcount == 1
 
     def put(self, kind: str, key: str, value: Mapping[str, Any]) -> None:
-        with self._transaction() as db:
+        with self._file.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO records (kind, key, value) VALUES (?, ?, ?)",
                 (kind, key, json.dumps(value, sort_keys=True)),
             )
 
     def get(self, kind: str, key: str) -> Document | None:
-        with self._lock:
-            row = self._db.execute(
+        with self._file.lock:
+            row = self._file.connection.execute(
                 "SELECT value FROM records WHERE kind = ? AND key = ?", (kind, key)
             ).fetchone()
         return None if row is None else _document(row[0])
 
     def find(self, kind: str, *, prefix: str = "", limit: int = 1000) -> list[tuple[str, Document]]:
         # substr() rather than LIKE: keys may hold '%' or '_'.
-        with self._lock:
-            rows = self._db.execute(
+        with self._file.lock:
+            rows = self._file.connection.execute(
                 "SELECT key, value FROM records WHERE kind = ? AND substr(key, 1, ?) = ? "
                 "ORDER BY key LIMIT ?",
                 (kind, len(prefix), prefix, limit),
@@ -92,28 +85,16 @@ class SqliteRecords:
         return [(key, _document(value)) for key, value in rows]
 
     def delete(self, kind: str, key: str) -> bool:
-        with self._transaction() as db:
+        with self._file.transaction() as db:
             cursor = db.execute("DELETE FROM records WHERE kind = ? AND key = ?", (kind, key))
             return cursor.rowcount == 1
 
     def clear(self) -> None:
-        with self._transaction() as db:
+        with self._file.transaction() as db:
             db.execute("DELETE FROM records")
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        self._file.close()
 
 
 def _document(raw: str) -> Document:
