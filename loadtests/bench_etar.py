@@ -1,6 +1,6 @@
 """Signed eTar round trips per second on loopback, against one simulator process.
 
-    python loadtests/bench_etar.py [--requests 3000] [--concurrency 32]
+    python loadtests/bench_etar.py [--requests 3000] [--concurrency 32] [--rounds 5]
 
 Starts `mycarenet-sim serve` (strict security) in a child process on a free port, gets a token
 from its STS like a connector, pre-signs every request (so the figure is the server's, not the
@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -138,40 +139,61 @@ async def fire(base_url: str, bodies: list[bytes], concurrency: int) -> tuple[fl
     return elapsed, latencies
 
 
-async def run(requests: int, concurrency: int) -> None:
+@dataclass(frozen=True)
+class Round:
+    elapsed: float  # wall-clock seconds
+    server_cpu: float  # CPU seconds the server process used
+    latencies: list[float]
+    requests: int
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.elapsed
+
+    @property
+    def per_core(self) -> float:
+        return self.requests / self.server_cpu
+
+
+async def run(requests: int, concurrency: int, rounds: int) -> None:
     with tempfile.TemporaryDirectory() as work:
         data_dir = Path(work) / "sim"
         port = free_port()
         base_url = f"http://127.0.0.1:{port}"
-        command = [
-            sys.executable,
-            "-m",
-            "simulator",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-        ]
+        command = [sys.executable, "-m", "simulator", "serve", "--port", str(port)]
+        command += ["--data-dir", str(data_dir)]
         server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        results: list[Round] = []
         try:
             await wait_healthy(base_url, server)
             print(f"pre-signing {requests} eTar requests ...", flush=True)
             bodies = await presign(base_url, data_dir, requests)
             await fire(base_url, bodies[: min(200, len(bodies))], concurrency)  # warm-up
-            cpu_before = cpu_seconds(server.pid)
-            elapsed, latencies = await fire(base_url, bodies, concurrency)
-            server_cpu = cpu_seconds(server.pid) - cpu_before
+            for number in range(1, rounds + 1):
+                cpu_before = cpu_seconds(server.pid)
+                elapsed, latencies = await fire(base_url, bodies, concurrency)
+                result = Round(elapsed, cpu_seconds(server.pid) - cpu_before, latencies, requests)
+                results.append(result)
+                print(
+                    f"round {number}: {result.rate:6.0f} round trips/s,"
+                    f" {result.per_core:6.0f} per server CPU-second",
+                    flush=True,
+                )
         finally:
             server.terminate()
             server.wait(timeout=30)
-    ceiling = rsa_sign_ceiling()
-    rate = len(bodies) / elapsed
-    per_core = len(bodies) / server_cpu
-    quantiles = statistics.quantiles(latencies, n=100)
+    report(results, concurrency, rsa_sign_ceiling())
+
+
+def report(results: list[Round], concurrency: int, ceiling: float) -> None:
+    # The best round is the code's own cost: on a shared virtual machine, noise only adds CPU
+    # time (rounds of identical work differ by up to ~25 % here). The median is shown beside it.
+    best = max(results, key=lambda r: r.per_core)
+    median = statistics.median(r.per_core for r in results)
+    quantiles = statistics.quantiles(best.latencies, n=100)
     print(
-        f"signed eTar round trips : {rate:8.0f} /s  (1 server process, {concurrency} connections,"
-        f" {len(bodies)} requests in {elapsed:.2f} s)"
+        f"signed eTar round trips : {best.rate:8.0f} /s  (1 server process, {concurrency}"
+        f" connections, {best.requests} requests in {best.elapsed:.2f} s, best round)"
     )
     print(
         f"latency                 : p50 {quantiles[49] * 1000:.1f} ms,"
@@ -181,12 +203,15 @@ async def run(requests: int, concurrency: int) -> None:
         f"raw RSA-2048 sign       : {ceiling:8.0f} /s  (one core, the ceiling for signed answers)"
     )
     print(
-        f"per server CPU-second   : {per_core:8.0f} /s  (the server used {server_cpu:.2f} s of CPU,"
-        f" {server_cpu / elapsed:.2f} cores)"
+        f"per server CPU-second   : {best.per_core:8.0f} /s best round, {median:.0f} /s median of"
+        f" {len(results)} (the server used {best.server_cpu / best.elapsed:.2f} cores)"
     )
+    verdict = "met" if best.per_core >= TARGET_PER_CORE else "NOT met"
+    if best.per_core >= TARGET_PER_CORE > median:
+        verdict += " on the best round, not on the median"
     print(
-        f"target                  : {TARGET_PER_CORE} /s per core -> "
-        f"{'met' if per_core >= TARGET_PER_CORE else 'NOT met'}  (cores here: {os.cpu_count()})"
+        f"target                  : {TARGET_PER_CORE} /s per core -> {verdict}"
+        f"  (cores here: {os.cpu_count()})"
     )
 
 
@@ -194,8 +219,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=5, help="measured rounds (best and median)")
     args = parser.parse_args()
-    asyncio.run(run(args.requests, args.concurrency))
+    asyncio.run(run(args.requests, args.concurrency, args.rounds))
 
 
 if __name__ == "__main__":
