@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from simulator.domain.calendar import shift_years
 from simulator.domain.care import HospitalStay
 from simulator.domain.catalogue import ErrorCatalogue
 from simulator.domain.identifiers import is_valid_mutuality, is_valid_nihii, is_valid_niss
@@ -316,7 +317,7 @@ def _check_period(query: MemberDataQuery, today: date) -> tuple[date, date]:
         raise Refusal("INVALID_PERIOD")
     if start > today:
         raise Refusal("START_DATE_IN_FUTURE")
-    if start < _years_before(today, MAX_YEARS_BACK):
+    if start < shift_years(today, -MAX_YEARS_BACK):
         raise Refusal("PERIOD_TOO_FAR_IN_PAST")
     return start, end
 
@@ -500,10 +501,3 @@ def _day(text: str | None) -> date | None:
         return datetime.fromisoformat(text.strip().replace("Z", "+00:00")).date()
     except ValueError:
         return None
-
-
-def _years_before(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year - years, day=28)

@@ -20,6 +20,7 @@ from faker.providers.person.de_DE import Provider as _GermanNames
 from faker.providers.person.fr_BE import Provider as _FrenchNames
 from faker.providers.person.nl_BE import Provider as _DutchNames
 
+from simulator.domain.calendar import shift_years
 from simulator.domain.care import (
     HospitalStay,
     Institution,
@@ -282,13 +283,6 @@ def _names(language: str) -> _Names:
 IDENTITY_EPOCH = date(2025, 9, 1)
 
 
-def _shift_years(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + years, day=28)
-
-
 def _days(day: date, offset: int) -> date:
     return day + timedelta(days=offset)
 
@@ -339,7 +333,7 @@ class _Identities:
         names = _names(language)
         sex = "male" if rng.random() < 0.5 else "female"
         first = self.pick(names.male if sex == "male" else names.female)
-        born = _shift_years(IDENTITY_EPOCH, -age) - timedelta(days=rng.randrange(1, 360))
+        born = shift_years(IDENTITY_EPOCH, -age) - timedelta(days=rng.randrange(1, 360))
         while True:
             # The day counter is odd for men, even for women.
             serial = rng.randrange(1 if sex == "male" else 2, 998, 2)
@@ -421,7 +415,7 @@ class _Facets:
         self, born: date, death: date | None, mutuality: str, registration: str, bim: bool
     ) -> tuple[InsurabilityPeriod, ...]:
         rng, today, situation = self.rng, self.today, self.situation
-        start = max(born, _shift_years(today, -rng.randint(1, 15)))
+        start = max(born, shift_years(today, -rng.randint(1, 15)))
         end: date | None = death
         ct = "111" if bim else "110"
         in_order = situation != "not-in-order"
@@ -452,7 +446,7 @@ class _Facets:
         elif situation == "many-periods":
             # Contiguous periods of ~8 months, the last one open; CT changes each time [A].
             kinds = ("110", "120", "130")
-            first = _shift_years(today, -5) + timedelta(days=rng.randint(20, 60))
+            first = shift_years(today, -5) + timedelta(days=rng.randint(20, 60))
             cuts = [first + timedelta(days=240 * k) for k in range(7)]
             return tuple(
                 InsurabilityPeriod(
@@ -496,7 +490,7 @@ class _Facets:
                 return None
         elif situation not in ("medical-house", "medical-house-ended"):
             return None
-        start = _shift_years(today, -rng.randint(1, 8))
+        start = shift_years(today, -rng.randint(1, 8))
         end = _days(today, -rng.randint(30, 200)) if situation == "medical-house-ended" else None
         disciplines = ("medical", "nurse", "kine") if rng.random() < 0.7 else ("medical", "nurse")
         return MedicalHouseContract(rng.choice(houses).nihii, start, end, disciplines)

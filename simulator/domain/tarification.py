@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from simulator.domain import nomenclature
+from simulator.domain.calendar import months_before
 from simulator.domain.catalogue import ErrorCatalogue, rule_error
 from simulator.domain.identifiers import (
     is_valid_nihii,
@@ -116,18 +117,6 @@ _TEETH = frozenset(f"{q}{n}" for q in "1234" for n in "12345678") | frozenset(
 ETAR_KINDS = frozenset({"GP", "DENTIST"})
 _AUTHOR_TYPES = {"persphysician": "PHYSICIAN", "persdentist": "DENTIST", "guardpost": "PHYSICIAN"}
 OLDEST_ENCOUNTER_MONTHS = 2
-
-
-def months_before(day: date, months: int) -> date:
-    """The same day `months` earlier, clamped to the end of a shorter month."""
-    month_index = day.year * 12 + day.month - 1 - months
-    year, month = divmod(month_index, 12)
-    for last in (day.day, 30, 29, 28):
-        try:
-            return date(year, month + 1, min(day.day, last))
-        except ValueError:
-            continue
-    raise AssertionError("unreachable: every month has 28 days")
 
 
 def _parse_date(text: str) -> date | None:
