@@ -19,6 +19,7 @@ from simulator.config import SecurityMode
 from simulator.runtime import Simulator
 from simulator.security.xades import XadesError, verify_blob
 from simulator.server.exchange import Exchange
+from simulator.services import efact_processing as efact
 from simulator.services import mailbox as boxes
 from simulator.services.registry import Handler, Operation
 from simulator.soap import faults
@@ -104,6 +105,7 @@ async def post(sim: Simulator, exchange: Exchange) -> etree._Element:
 
     reference = uuid.uuid4().hex
     boxes.keep_post(sim, box.name, reference, sender, destination, request)
+    efact.received(sim, box.name, reference)  # eFact: schedule 931000/920098/920900 (hcpfac*)
     tack = codec.TAck(
         content=codec.tack_content(request.detail.content, codec.RESULT_SUCCESS),
         issuer=f"{codec.ISSUER_PREFIX}{destination}",
@@ -175,6 +177,7 @@ async def get(sim: Simulator, exchange: Exchange) -> etree._Element:
         raise _input_error(str(error)) from None
     assert exchange.envelope is not None
     nihii = _recipient(sim, exchange, request.origin, "/get/Origin")
+    efact.advance(sim, box.name)  # eFact: deliver the insurer's answers now due on the clock
     messages: list[codec.MsgResponse] = []
     if request.msg_query.include:
         for stored in boxes.waiting_messages(sim, box.name, nihii):

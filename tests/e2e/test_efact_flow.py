@@ -1,0 +1,357 @@
+"""eFact end to end over GenAsync: post a 920000, then 931000 -> 920098/920099 -> 920900,
+with the simulator clock skipping the delays (2 s, 10 s, 30 s after the post by default)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import itertools
+from collections.abc import Awaitable
+from datetime import timedelta
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from simulator.client import genasync as ga_client
+from simulator.client.connector import ConnectorClient
+from simulator.config import Settings
+from simulator.domain.efact_processing import percentage
+from simulator.efact.block import parse_block
+from simulator.efact.generator import InjectedFault, Spec, generate
+from simulator.efact.parser import Header, Record, parse
+from simulator.runtime import Simulator
+from simulator.security.pki import write_keystore
+from simulator.services import efact_processing as processing
+from simulator.services import mailbox
+from tests.e2e.conftest import PASSWORD, Running
+from tests.support.subprocess_server import SubprocessServer
+
+T = TypeVar("T")
+CIN_FILES = ("TFAC1SC09.509E", "TFAC1SC11.510E", "TFAC1SC12.518E", "TFAC1SC13.519E",
+             "TFAC1SC15.520E")
+RECORD_FAULTS = ("niss", "nomenclature", "future", "old", "amount", "provider")
+_sending_numbers = itertools.count(100)  # unique per year across the module's files
+_seeds = itertools.count(1)
+
+Answer = tuple[str, bytes]  # (MessageName, flat file)
+
+
+def run(coroutine: Awaitable[T]) -> T:
+    return asyncio.run(coroutine)  # type: ignore[arg-type]
+
+
+def _client(running: Running) -> ConnectorClient:
+    # The client signs with the simulator's clock, so advancing it keeps timestamps valid.
+    return running.client(now=running.sim.clock.now)
+
+
+def _fresh_day(running: Running, config: processing.ProcessingConfig | None = None) -> None:
+    """A new day (one eFact file a day per third party) and the default delays."""
+    running.sim.clock.advance(timedelta(days=1))
+    processing.configure(running.sim, config or processing.ProcessingConfig())
+
+
+def _generated(running: Running, invoices: int, error_rate: float = 0.0,
+               faults: tuple[str, ...] = RECORD_FAULTS,
+               sending_number: int | None = None) -> tuple[bytes, list[InjectedFault]]:
+    out = io.BytesIO()
+    spec = Spec(
+        invoices=invoices, error_rate=error_rate, seed=next(_seeds),
+        today=running.sim.clock.today(), faults=faults,
+        sending_number=sending_number or next(_sending_numbers),
+    )  # fmt: skip
+    injected = generate(out, running.population, spec)
+    return out.getvalue(), injected
+
+
+async def _post(client: ConnectorClient, running: Running, content: bytes,
+                box: str = "hcpfac") -> None:
+    header, _ = parse(content)
+    await ga_client.post(
+        client, box, content, message_name="ECM-HCPFAC" if box == "hcpfac_12" else "HCPFAC",
+        destination_io="690" if box == "hcpfac_12" else "300",
+        input_reference=header.zone200("204"), now=running.sim.clock.now,
+    )  # fmt: skip
+
+
+async def _take(client: ConnectorClient, running: Running, box: str = "hcpfac") -> list[Answer]:
+    """Every waiting message (oldest first), confirmed; TAcks confirmed too."""
+    now = running.sim.clock.now
+    found = await ga_client.get(client, box, max_messages=1000, max_tacks=1000, now=now)
+    await ga_client.confirm(
+        client, box, references=[m.detail.reference or "" for m in found.messages],
+        tack_contents=[t.tack.content for t in found.tacks], now=now,
+    )  # fmt: skip
+    return [(m.detail.message_name, m.detail.content) for m in found.messages]
+
+
+async def _flow(running: Running, content: bytes, box: str = "hcpfac") -> list[list[Answer]]:
+    """Post, then what `get` returns right away, after 2 s, after 10 s and after 30 s."""
+    async with _client(running) as client:
+        await _take(client, running, box)
+        await _post(client, running, content, box)
+        steps = [await _take(client, running, box)]
+        for seconds in (2, 8, 20):
+            running.sim.clock.advance(timedelta(seconds=seconds))
+            steps.append(await _take(client, running, box))
+        return steps
+
+
+def _types(answers: list[Answer]) -> list[tuple[str, str]]:
+    return [(name, content[:6].decode()) for name, content in answers]
+
+
+def _blocks(answer: bytes) -> tuple[Header, dict[int, list[tuple[str, str]]]]:
+    """Segment 300 and, per echoed record with errors, its (letter, code) list."""
+    header, records = parse(answer)
+    found: dict[int, list[tuple[str, str]]] = {}
+    for record in records:
+        if record.error_block:
+            errors = parse_block(record.error_block).errors
+            if errors:
+                found[record.index] = [(e.letter, e.code) for e in errors]
+    return header, found
+
+
+def _settlement(answer: bytes) -> list[Record]:
+    _header, records = parse(answer)
+    return [r for r in records if r.type == "91"]
+
+
+# -- the CIN test files -----------------------------------------------------------------------
+
+
+def test_a_cin_file_under_the_default_rules_is_rejected_920099_type_02(
+    running: Running, shared_reference: Path
+) -> None:
+    """The CIN file's patient is not in the synthetic population (F200820 on its record 20),
+    and its services of November 2014 are older than two months on the simulator's today
+    (R500503 on the 50, cascading R510119 on its 51). That is 3 of the 8 records in error,
+    37.50 % > 5 %: the whole file is rejected with type 02, and never settled."""
+    _fresh_day(running)
+    content = (shared_reference / "samples" / "efact" / "TFAC1SC09.509E").read_bytes()
+    steps = run(_flow(running, content))
+    assert [_types(s) for s in steps] == [
+        [], [("HCPFAC", "931000")], [("HCPVWR", "920099")], [],
+    ]  # fmt: skip
+    header, blocks = _blocks(steps[2][0][1])
+    assert (header.zone300("310"), header.zone300("311")) == ("03750", "02")
+    assert blocks == {2: [("F", "200820")], 3: [("R", "500503")], 4: [("R", "510119")]}
+
+
+@pytest.mark.parametrize("name", CIN_FILES)
+def test_each_cin_file_is_received_accepted_and_settled(
+    running: Running, shared_reference: Path, name: str
+) -> None:
+    """Replayed as in homologation: no two-month window and no population check (their
+    patients and third party are not in the synthetic world). Every check passes (with the
+    +10 checksums): 931000, then 920098 without error, then 920900 paying the whole file."""
+    _fresh_day(running, processing.ProcessingConfig(check_population=False, max_age_months=None))
+    content = (shared_reference / "samples" / "efact" / name).read_bytes()
+    steps = run(_flow(running, content))
+    assert [_types(s) for s in steps] == [
+        [], [("HCPFAC", "931000")], [("HCPFAC", "920098")], [("HCPAFD", "920900")],
+    ]  # fmt: skip
+    header, blocks = _blocks(steps[2][0][1])
+    assert blocks == {}
+    assert (header.zone300("310"), header.zone300("311"), header.zone300("301")) == (
+        "00000", "00", name[-4:-1],
+    )  # fmt: skip
+    (record91,) = _settlement(steps[3][0][1])
+    requested = sum(int(r.text[87:99]) for r in parse(content)[1] if r.type == "50")
+    assert requested > 0 and int(record91.zone("404")) == requested
+    assert int(record91.zone("412")) == requested and int(record91.zone("414")) == 0
+
+
+# -- generated files --------------------------------------------------------------------------
+
+
+def test_a_file_with_record_faults_gets_the_exact_error_blocks_then_the_settlement(
+    running: Running,
+) -> None:
+    _fresh_day(running)
+    content, injected = _generated(running, invoices=100, error_rate=0.03)
+    assert len(injected) == 3
+    steps = run(_flow(running, content))
+    assert [_types(s) for s in steps] == [
+        [], [("HCPFAC", "931000")], [("HCPFAC", "920098")], [("HCPAFD", "920900")],
+    ]  # fmt: skip
+    header, blocks = _blocks(steps[2][0][1])
+    # A service dated in the future has both dates wrong: zone 5 (500510) and zone 6a (500610).
+    also = {"future": [("R", "500610")]}
+    assert blocks == {
+        fault.record_index: [("R", fault.code), *also.get(fault.kind, [])] for fault in injected
+    }
+    assert header.zone300("311") == "00"
+    # The settlement repeats the blocks and pays everything but the faulty services.
+    _header, settled = _blocks(steps[3][0][1])
+    assert settled == blocks
+    records = list(parse(content)[1])
+    faulty = {fault.record_index for fault in injected}
+    amounts = {r.index: int(r.text[87:99]) for r in records if r.type == "50"}
+    rejected = sum(amounts[i] for i in faulty)
+    totals = _settlement(steps[3][0][1])
+    assert sum(int(r.zone("414")) for r in totals) == rejected
+    assert sum(int(r.zone("412")) for r in totals) == sum(amounts.values()) - rejected
+    pay_on = (running.sim.clock.today() + timedelta(days=14)).strftime("%Y%m%d")
+    assert all(r.zone("423").startswith(pay_on) for r in totals)
+
+
+def test_a_second_file_the_same_day_is_rejected_100724(running: Running) -> None:
+    _fresh_day(running)
+    first, _ = _generated(running, invoices=5)
+    second, _ = _generated(running, invoices=5)
+
+    async def scenario() -> list[Answer]:
+        async with _client(running) as client:
+            await _take(client, running)
+            await _post(client, running, first)
+            await _post(client, running, second)
+            running.sim.clock.advance(timedelta(seconds=11))
+            return await _take(client, running)
+
+    answers = run(scenario())
+    by_file = {parse(c)[0].zone200("204"): (n, c) for n, c in answers if c[:6] != b"931000"}
+    assert _types(answers).count(("HCPFAC", "931000")) == 2
+    name, accepted = by_file[parse(first)[0].zone200("204")]
+    assert (name, accepted[:6]) == ("HCPFAC", b"920098")
+    name, rejected = by_file[parse(second)[0].zone200("204")]
+    assert (name, rejected[:6]) == ("HCPVWR", b"920099")
+    header, blocks = _blocks(rejected)
+    assert header.zone300("311") == "01"
+    assert blocks == {1: [("B", "100724")]}
+
+
+def test_a_sending_number_reused_in_the_year_is_rejected_100721(running: Running) -> None:
+    _fresh_day(running)
+    number = next(_sending_numbers)
+    first, _ = _generated(running, invoices=5, sending_number=number)
+    assert _types(run(_flow(running, first))[2]) == [("HCPFAC", "920098")]
+    _fresh_day(running)
+    again, _ = _generated(running, invoices=5, sending_number=number)
+    steps = run(_flow(running, again))
+    assert _types(steps[2]) == [("HCPVWR", "920099")]
+    header, blocks = _blocks(steps[2][0][1])
+    assert header.zone300("311") == "01"
+    assert blocks == {1: [("B", "100721")]}
+    assert steps[3] == []  # a rejected file is not settled
+
+
+def test_more_than_5_percent_records_in_error_rejects_the_file_with_the_percentage(
+    running: Running,
+) -> None:
+    _fresh_day(running)
+    content, injected = _generated(running, invoices=40, error_rate=0.5)
+    records = sum(1 for _ in parse(content)[1])
+    steps = run(_flow(running, content))
+    assert _types(steps[2]) == [("HCPVWR", "920099")]
+    header, blocks = _blocks(steps[2][0][1])
+    expected = percentage(len(injected), records)
+    assert int(expected) > 500
+    assert (header.zone300("310"), header.zone300("311")) == (expected, "02")
+    assert set(blocks) == {fault.record_index for fault in injected}
+    assert steps[3] == []
+
+
+def test_a_checksum_error_is_blocking_920099_type_01(running: Running) -> None:
+    _fresh_day(running)
+    content, injected = _generated(running, invoices=60, error_rate=1 / 60, faults=("checksum",))
+    steps = run(_flow(running, content))
+    header, blocks = _blocks(steps[2][0][1])
+    assert (header.zone300("311"), _types(steps[2])) == ("01", [("HCPVWR", "920099")])
+    assert blocks == {injected[0].record_index: [("B", "509902")]}
+
+
+def test_mediprima_files_are_answered_on_hcpfac_12_with_ecm_names(running: Running) -> None:
+    _fresh_day(running)
+    content, _ = _generated(running, invoices=3)
+    steps = run(_flow(running, content, box="hcpfac_12"))
+    assert [_types(s) for s in steps] == [
+        [], [("ECM-HCPFAC", "931000")], [("ECM-HCPFAC", "920098")],
+        [("ECM-HCPAFD", "920900")],
+    ]  # fmt: skip
+
+
+# -- durability -------------------------------------------------------------------------------
+
+
+def test_sigkill_between_post_and_get_loses_no_answer_and_repeats_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(processing.ENVIRONMENT, "0,0,0")  # every step due at once
+    local = Simulator.create(Settings(data_dir=tmp_path, patients=600, providers=80))
+    gp = next(p for p in local.population.providers if p.kind == "GP")
+    keystore = tmp_path / "gp.p12"
+    write_keystore(keystore, local.pki.issue_provider(gp.nihii, gp.ssin, gp.last_name, "rsa"),
+                   PASSWORD)
+    out = io.BytesIO()
+    generate(out, local.population, Spec(invoices=20, today=local.clock.today()))
+    content = out.getvalue()
+
+    def client_for(server: SubprocessServer) -> ConnectorClient:
+        return ConnectorClient(server.base_url, keystore, PASSWORD, ca_cert=local.pki.ca_cert_path)
+
+    async def post(server: SubprocessServer) -> None:
+        async with client_for(server) as client:
+            await ga_client.post(client, "hcpfac", content, message_name="HCPFAC",
+                                 destination_io="300", input_reference="20260000000001")
+
+    async def take(server: SubprocessServer) -> list[Answer]:
+        async with client_for(server) as client:
+            found = await ga_client.get(client, "hcpfac")
+            await ga_client.confirm(
+                client, "hcpfac", references=[m.detail.reference or "" for m in found.messages],
+                tack_contents=[t.tack.content for t in found.tacks],
+            )  # fmt: skip
+            return [(m.detail.message_name, m.detail.content) for m in found.messages]
+
+    server = SubprocessServer(tmp_path).start()
+    try:
+        run(post(server))
+        server.kill()  # before any get: nothing was processed yet
+        server = SubprocessServer(tmp_path).start()
+        answers = run(take(server))
+        assert _types(answers) == [
+            ("HCPFAC", "931000"), ("HCPFAC", "920098"), ("HCPAFD", "920900"),
+        ]  # fmt: skip
+        server.kill()
+        server = SubprocessServer(tmp_path).start()
+        assert run(take(server)) == []
+    finally:
+        server.kill()
+        local.close()
+
+
+def test_a_delivery_interrupted_before_its_step_was_saved_is_not_repeated(
+    running: Running,
+) -> None:
+    """A crash after `deliver` but before the step is saved leaves the state at the previous
+    step with the noted hash: the next pass finds the message waiting and does not resend."""
+    _fresh_day(running)
+    content, _ = _generated(running, invoices=2)
+
+    async def post() -> None:
+        async with _client(running) as client:
+            await _take(client, running)
+            await _post(client, running, content)
+
+    run(post())
+    sim, nihii = running.sim, running.provider.nihii
+    encoded = base64.b64encode(content).decode()
+    (posted,) = [p for p in mailbox.posted(sim, "hcpfac") if p["content"] == encoded]
+    reference = str(posted["reference"])
+    sim.clock.advance(timedelta(seconds=2))
+    assert processing.advance(sim, "hcpfac") == 1  # the 931000
+    state = processing.file_state(sim, "hcpfac", reference)
+    assert state is not None and state["step"] == "receipt"
+    (receipt,) = mailbox.waiting_messages(sim, "hcpfac", nihii)
+    # Roll the state back to what a crash would have left behind, and reopen it.
+    state.update(step="received", sending=receipt.document["hash"])
+    sim.records.put(processing.FILES, f"hcpfac/{reference}", state)
+    sim.records.put(processing.OPEN, processing._open_key(state), processing._pointer(state))
+    assert processing.advance(sim, "hcpfac") == 0
+    assert len(mailbox.waiting_messages(sim, "hcpfac", nihii)) == 1
+    after = processing.file_state(sim, "hcpfac", reference)
+    assert after is not None and after["step"] == "receipt" and "sending" not in after
