@@ -197,7 +197,8 @@ class Situations:
         prices = tariff(code, facts.patient, kind, age, dmg, day) if cached is None else cached[1]
         if prices is None:
             return None
-        count = int(units) if units[1:].isdigit() else 1
+        # Zone 22 is a sign and four digits; anything else is priced as one unit.
+        count = int(units) if units[:1] in ("+", "-", "0") and units[1:].isdigit() else 1
         expected, expected_share = prices[0] * count, prices[1] * count
         if amount != expected:
             return ("501940", "19", f"{amount} cents, tariff gives {expected}")

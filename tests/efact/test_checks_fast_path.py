@@ -112,3 +112,16 @@ def test_prices_follow_the_population_given_not_an_earlier_one_with_the_same_nis
     found = check_file(data, dataclasses.replace(options, population=changed))
     assert [(r.index, r.code) for r in found] in ([(3, "501940")], [(3, "502741")])
     assert all(isinstance(r, Rejection) for r in found)
+
+
+def test_a_malformed_unit_count_is_no_crash(world: Population) -> None:
+    out = io.BytesIO()
+    generate(out, world, Spec(invoices=20, error_rate=0.0, seed=9, today=TODAY))
+    data = bytearray(out.getvalue())
+    clean = check_file(bytes(data), CheckOptions(today=TODAY, population=world))
+    # Zone 22 of every record 50 (positions 108-112): a letter where the sign goes.
+    for start in range(OFFSET, len(data), 350):
+        if data[start : start + 2] == b"50":
+            data[start + 107] = ord("A")
+    spoiled = check_file(bytes(data), CheckOptions(today=TODAY, population=world))
+    assert len(spoiled) >= len(clean)  # answered with rejections (checksums), not an exception
