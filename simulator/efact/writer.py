@@ -8,6 +8,7 @@ the order numbers, checksums (zone 99), control numbers (zones 98/410/510) and t
 
 from __future__ import annotations
 
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -77,11 +78,17 @@ class FileHeader:
     institution_reference: str = "mycarenet-sim"
 
 
-def segment200(message_type: str, reference: str, *, test: bool = True,
-               io_reference: str = "0") -> str:
+def segment200(
+    message_type: str, reference: str, *, test: bool = True, io_reference: str = "0"
+) -> str:
     return layout("200").fill(
-        {"200": message_type, "201": "01", "202": "92" if test else "12",
-         "204": reference.rjust(14, "0"), "205": io_reference.rjust(14, "0")}
+        {
+            "200": message_type,
+            "201": "01",
+            "202": "92" if test else "12",
+            "204": reference.rjust(14, "0"),
+            "205": io_reference.rjust(14, "0"),
+        }
     )
 
 
@@ -135,45 +142,89 @@ class InvoiceFileWriter:
         head = self.head
         self.out.write(segment200("920000", head.reference, test=head.test).encode("ascii"))
         self.out.write(segment300(head).encode("ascii"))
-        self._emit(layout("10").fill({
-            "2": self._next(), "4": TEST_VERSION if head.test else "0001999",
-            "7": f"{head.sending_number:03d}", "13": "040", "14": "0" + head.third_party,
-            "22": f"{head.year:05d}", "23": f"{head.month:02d}",
-            "25": head.created.strftime("%Y%m%d"), "27": head.cbe,
-            "28": head.institution_reference, "31": head.bic, "36": head.iban,
-        }))
+        self._emit(
+            layout("10").fill(
+                {
+                    "2": self._next(),
+                    "4": TEST_VERSION if head.test else "0001999",
+                    "7": f"{head.sending_number:03d}",
+                    "13": "040",
+                    "14": "0" + head.third_party,
+                    "22": f"{head.year:05d}",
+                    "23": f"{head.month:02d}",
+                    "25": head.created.strftime("%Y%m%d"),
+                    "27": head.cbe,
+                    "28": head.institution_reference,
+                    "31": head.bic,
+                    "36": head.iban,
+                }
+            )
+        )
 
     def invoice(self, invoice: Invoice) -> None:
         records20: dict[str, str | int] = {
-            "2": self._next(), "7": invoice.mutuality, "8a": "00" + invoice.niss,
-            "9": invoice.sex, "10": "3", "14": "0" + self.head.third_party,
-            "18": invoice.destination, "24": invoice.number, "28": invoice.reference,
+            "2": self._next(),
+            "7": invoice.mutuality,
+            "8a": "00" + invoice.niss,
+            "9": invoice.sex,
+            "10": "3",
+            "14": "0" + self.head.third_party,
+            "18": invoice.destination,
+            "24": invoice.number,
+            "28": invoice.reference,
             "32": "1",
         }
         self._emit(layout("20").fill(records20))
         codes = amount = share = supplement = 0
         for service in invoice.services:
-            self._emit(layout("50").fill({
-                "2": self._next(), "4": service.code, "5": service.day.strftime("%Y%m%d"),
-                "6a": service.day.strftime("%Y%m%d"),
-                "7": service.mutuality or invoice.mutuality, "8a": "00" + service.niss,
-                "9": invoice.sex, "13": "990", "14": "0" + self.head.third_party,
-                "15": "0" + service.provider, "16": "1", "19": signed(service.amount, 12),
-                "22": signed(service.units, 5), "27": signed(service.share, 10),
-                "28": invoice.reference, "30": signed(service.supplement, 10), "32": "0",
-            }), corrupt=service.corrupt_checksum)
+            self._emit(
+                layout("50").fill(
+                    {
+                        "2": self._next(),
+                        "4": service.code,
+                        "5": service.day.strftime("%Y%m%d"),
+                        "6a": service.day.strftime("%Y%m%d"),
+                        "7": service.mutuality or invoice.mutuality,
+                        "8a": "00" + service.niss,
+                        "9": invoice.sex,
+                        "13": "990",
+                        "14": "0" + self.head.third_party,
+                        "15": "0" + service.provider,
+                        "16": "1",
+                        "19": signed(service.amount, 12),
+                        "22": signed(service.units, 5),
+                        "27": signed(service.share, 10),
+                        "28": invoice.reference,
+                        "30": signed(service.supplement, 10),
+                        "32": "0",
+                    }
+                ),
+                corrupt=service.corrupt_checksum,
+            )
             codes += int(service.code) if service.code.isdigit() else 0
             amount += service.amount
             share += service.share
             supplement += service.supplement
-        text = layout("80").fill({
-            "2": self._next(), "7": invoice.mutuality, "8a": "00" + invoice.niss,
-            "9": invoice.sex, "10": "3", "14": "0" + self.head.third_party,
-            "15": signed(0, 12), "18": invoice.destination, "19": signed(amount, 12),
-            "20": self.head.created.strftime("%Y%m%d"), "24": invoice.number,
-            "27": signed(share, 10), "28": invoice.reference, "30": signed(supplement, 10),
-            "38": signed(0, 12), "98": f"{control_number(codes):02d}",
-        })
+        text = layout("80").fill(
+            {
+                "2": self._next(),
+                "7": invoice.mutuality,
+                "8a": "00" + invoice.niss,
+                "9": invoice.sex,
+                "10": "3",
+                "14": "0" + self.head.third_party,
+                "15": signed(0, 12),
+                "18": invoice.destination,
+                "19": signed(amount, 12),
+                "20": self.head.created.strftime("%Y%m%d"),
+                "24": invoice.number,
+                "27": signed(share, 10),
+                "28": invoice.reference,
+                "30": signed(supplement, 10),
+                "38": signed(0, 12),
+                "98": f"{control_number(codes):02d}",
+            }
+        )
         self._emit(text)
         for totals in (self._file, self._mutualities[invoice.destination]):
             totals.codes += codes
@@ -182,13 +233,25 @@ class InvoiceFileWriter:
 
     def close(self) -> None:
         head = self.head
-        self._emit(layout("90").fill({
-            "2": self._next(), "5": "0", "7": f"{head.sending_number:03d}",
-            "14": "0" + head.third_party, "15": signed(0, 12),
-            "19": signed(self._file.amount, 12), "22": f"{head.year:05d}",
-            "23": f"{head.month:02d}", "27": head.cbe, "28": head.institution_reference,
-            "31": head.bic, "36": head.iban, "98": f"{control_number(self._file.codes):02d}",
-        }))
+        self._emit(
+            layout("90").fill(
+                {
+                    "2": self._next(),
+                    "5": "0",
+                    "7": f"{head.sending_number:03d}",
+                    "14": "0" + head.third_party,
+                    "15": signed(0, 12),
+                    "19": signed(self._file.amount, 12),
+                    "22": f"{head.year:05d}",
+                    "23": f"{head.month:02d}",
+                    "27": head.cbe,
+                    "28": head.institution_reference,
+                    "31": head.bic,
+                    "36": head.iban,
+                    "98": f"{control_number(self._file.codes):02d}",
+                }
+            )
+        )
         federations: dict[str, _Totals] = defaultdict(_Totals)
         for mutuality in sorted(self._mutualities):
             totals = self._mutualities[mutuality]
@@ -204,16 +267,25 @@ class InvoiceFileWriter:
 def _summary(kind: str, mutuality: str, totals: _Totals) -> str:
     """A 95 or 96 record: zones are numbered 40x for 95 and 50x for 96."""
     p = "4" if kind == "95" else "5"
-    return layout(kind).fill({
-        f"{p}00": kind, f"{p}01": mutuality, f"{p}03": signed(totals.amount, 12)[0],
-        f"{p}04": signed(totals.amount, 12)[1:], f"{p}05": "+", f"{p}07": "+",
-        f"{p}08": signed(totals.amount, 12)[1:], f"{p}09": totals.records,
-        f"{p}10": f"{control_number(totals.codes):02d}", f"{p}11": "+",
-    })
+    return layout(kind).fill(
+        {
+            f"{p}00": kind,
+            f"{p}01": mutuality,
+            f"{p}03": signed(totals.amount, 12)[0],
+            f"{p}04": signed(totals.amount, 12)[1:],
+            f"{p}05": "+",
+            f"{p}07": "+",
+            f"{p}08": signed(totals.amount, 12)[1:],
+            f"{p}09": totals.records,
+            f"{p}10": f"{control_number(totals.codes):02d}",
+            f"{p}11": "+",
+        }
+    )
 
 
-def write_invoice_file(out: BinaryIO, head: FileHeader, invoices: Iterable[Invoice],
-                       *, cin_variant: bool = False) -> int:
+def write_invoice_file(
+    out: BinaryIO, head: FileHeader, invoices: Iterable[Invoice], *, cin_variant: bool = False
+) -> int:
     """A whole 920000 from an iterable of invoices; returns the number of records written."""
     writer = InvoiceFileWriter(out, head, cin_variant=cin_variant)
     writer.open()
@@ -228,8 +300,11 @@ def write_invoice_file(out: BinaryIO, head: FileHeader, invoices: Iterable[Invoi
 
 def write_receipt(out: BinaryIO, header: Header) -> None:
     """931000: segment 200 and a 160-char stub, no records."""
-    out.write(segment200("931000", header.zone200("204"), test=header.zone200("202") == "92")
-              .encode("ascii"))
+    out.write(
+        segment200("931000", header.zone200("204"), test=header.zone200("202") == "92").encode(
+            "ascii"
+        )
+    )
     out.write(layout("300S").fill({"300": header.message_type}).encode("ascii"))
 
 
@@ -240,21 +315,30 @@ def error_percentage(rejected: int, total: int) -> str:
 
 def _segment300_error(header: Header, percentage: str, rejection_type: str) -> str:
     # Zones 300..3091 sit at the same places in both variants: copy them, add 310/311.
-    return header.segment300[:140] + layout("300E").fill(
-        {"310": percentage, "311": rejection_type}
-    )[140:]
+    return (
+        header.segment300[:140]
+        + layout("300E").fill({"310": percentage, "311": rejection_type})[140:]
+    )
 
 
 def _block(header: Header, record: Record, found: Sequence[Rejection], mutuality: str) -> str:
-    return format_block(ErrorBlock(
-        sending_number=header.zone300("301"),
-        creation_date=header.zone300("302"),
-        year_month=header.zone300("300"),
-        mutuality=mutuality,
-        errors=tuple(BlockError(r.letter, r.code) for r in found[:MAX_ERRORS]),
-        comment="; ".join(f"{r.letter}{r.code} {r.fr}" for r in found[:MAX_ERRORS]),
-        index=record.index,
-    ))
+    return format_block(
+        ErrorBlock(
+            sending_number=header.zone300("301"),
+            creation_date=header.zone300("302"),
+            year_month=header.zone300("300"),
+            mutuality=mutuality,
+            errors=tuple(BlockError(r.letter, r.code) for r in found[:MAX_ERRORS]),
+            comment=_plain("; ".join(f"{r.letter}{r.code} {r.fr}" for r in found[:MAX_ERRORS])),
+            index=record.index,
+        )
+    )
+
+
+def _plain(text: str) -> str:
+    """Flat files are plain ASCII (wire-formats 6.1); catalogue texts have accents and ’."""
+    flat = unicodedata.normalize("NFKD", text.replace("\u2019", "'"))
+    return flat.encode("ascii", "ignore").decode("ascii")
 
 
 def _answer200(message_type: str, header: Header) -> bytes:
@@ -270,8 +354,14 @@ def _by_record(rejections: Iterable[Rejection]) -> dict[int, list[Rejection]]:
     return grouped
 
 
-def write_rejections(out: BinaryIO, header: Header, records: Iterable[Record],
-                     rejections: Iterable[Rejection], *, whole_file: bool) -> None:
+def write_rejections(
+    out: BinaryIO,
+    header: Header,
+    records: Iterable[Record],
+    rejections: Iterable[Rejection],
+    *,
+    whole_file: bool,
+) -> None:
     """920098 (accepted, per-record errors) or 920099 (whole file rejected: zone 311 01 when a
     blocking error is present, 02 for too many errors). Every record is echoed with its block."""
     grouped = _by_record(rejections)
@@ -287,7 +377,7 @@ def write_rejections(out: BinaryIO, header: Header, records: Iterable[Record],
         if record.type == "20":
             destination = record.text[84:87]
         found = grouped.get(record.index, ())
-        out.write((record.text + _block(header, record, found, destination)).encode("latin-1"))
+        out.write((record.text + _block(header, record, found, destination)).encode("ascii"))
     _patch_percentage(out, len(grouped), count)
 
 
@@ -309,8 +399,14 @@ class _Settlement:
     codes: int = 0
 
 
-def write_settlement(out: BinaryIO, header: Header, records: Iterable[Record],
-                     rejections: Iterable[Rejection], *, payment_date: date) -> None:
+def write_settlement(
+    out: BinaryIO,
+    header: Header,
+    records: Iterable[Record],
+    rejections: Iterable[Rejection],
+    *,
+    payment_date: date,
+) -> None:
     """920900: every record with its block, then a 91 per mutuality and a 92 per federation
     with requested, accepted and rejected amounts (account A); zone 423 carries the payment
     reference, which starts with the payment date (YYYYMMDD)."""
@@ -358,15 +454,24 @@ def _record9x(kind: str, mutuality: str, totals: _Settlement, reference: str) ->
     p = "4" if kind == "91" else "5"
     rejected = totals.requested - totals.accepted
     values: dict[str, str | int] = {
-        f"{p}00": kind, f"{p}01": mutuality,
-        f"{p}03": "+", f"{p}04": signed(totals.requested, 12)[1:],
-        f"{p}05": "+", f"{p}07": "+", f"{p}08": signed(totals.requested, 12)[1:],
+        f"{p}00": kind,
+        f"{p}01": mutuality,
+        f"{p}03": "+",
+        f"{p}04": signed(totals.requested, 12)[1:],
+        f"{p}05": "+",
+        f"{p}07": "+",
+        f"{p}08": signed(totals.requested, 12)[1:],
         f"{p}09": totals.records,
-        f"{p}11": "+", f"{p}12": signed(totals.accepted, 12)[1:],
-        f"{p}13": "+", f"{p}14": signed(rejected, 12)[1:],
-        f"{p}15": "+", f"{p}17": "+",
-        f"{p}19": "+", f"{p}20": signed(totals.accepted, 12)[1:],
-        f"{p}21": "+", f"{p}22": signed(rejected, 12)[1:],
+        f"{p}11": "+",
+        f"{p}12": signed(totals.accepted, 12)[1:],
+        f"{p}13": "+",
+        f"{p}14": signed(rejected, 12)[1:],
+        f"{p}15": "+",
+        f"{p}17": "+",
+        f"{p}19": "+",
+        f"{p}20": signed(totals.accepted, 12)[1:],
+        f"{p}21": "+",
+        f"{p}22": signed(rejected, 12)[1:],
     }
     if kind == "91":
         values["423"] = reference

@@ -20,9 +20,8 @@ import base64
 import io
 import logging
 import os
-import unicodedata
 import weakref
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -317,9 +316,7 @@ def _prior(
         "received_on": received_on.isoformat(),
         "reference": state["reference"],
     }
-    found = sim.records.find(
-        HISTORY, prefix=_history_prefix(state, facts.third_party), limit=_SCAN
-    )
+    found = sim.records.find(HISTORY, prefix=_history_prefix(state, facts.third_party), limit=_SCAN)
     return [
         efact_rules.PriorFile(
             date.fromisoformat(str(doc["received_on"])),
@@ -360,18 +357,15 @@ def _rejections(state: dict[str, Any]) -> list[Rejection]:
     found = []
     for doc in state.get("rejections", []):
         item = rejection(
-            str(doc["code"]), int(doc["index"]), str(doc["record_type"]), str(doc["zone"]),
-            detail=str(doc["detail"]), letter=str(doc["letter"]),
+            str(doc["code"]),
+            int(doc["index"]),
+            str(doc["record_type"]),
+            str(doc["zone"]),
+            detail=str(doc["detail"]),
+            letter=str(doc["letter"]),
         )
-        # The writer puts the FR text in the block's comment: flat files are plain ASCII
-        # (wire-formats 6.1), and catalogue texts hold accents and typographic quotes.
-        found.append(replace(item, fr=_ascii(item.fr)))
+        found.append(item)
     return found
-
-
-def _ascii(text: str) -> str:
-    flat = unicodedata.normalize("NFKD", text.replace("\u2019", "'"))
-    return flat.encode("ascii", "ignore").decode("ascii")
 
 
 def _file_key(state: dict[str, Any]) -> str:
