@@ -98,5 +98,6 @@ def banner(sim: Simulator) -> str:
         "  endpoints:",
     ]
     lines += [f"    {s:<{widths[0]}}  {n:<{widths[1]}}  {url}" for s, n, url in rows]
-    lines += ["", f"  admin: {base}/__admin/health  {base}/__admin/journal"]
+    admin = "  ".join(f"{base}/__admin/{page}" for page in ("health", "journal", "population"))
+    lines += ["", f"  admin: {admin}"]
     return "\n".join(lines)
