@@ -240,29 +240,26 @@ def _insurability(patient: Patient, day: date, errors: ErrorCollector) -> None:
         errors.add("170", PATIENT_ID)
 
 
-def _claim(
-    claim: TariffClaim,
+def check_claim_code(
+    code: str,
     kind: str | None,
     patient: Patient | None,
     day: date | None,
     errors: ErrorCollector,
-) -> None:
-    code = claim.code.strip()
+    *,
+    too_old: str,
+) -> nomenclature.NomenclatureEntry | None:
+    """The checks of one claimed code that eTar and CAAMI tarification share (111, 130, 171,
+    172/175, and `too_old` for an age-bound code); the table entry when the code is known."""
     if not is_valid_nomenclature_code(code):
         errors.add("111", CLAIM_CD)
-        return
+        return None
     entry = nomenclature.lookup(code)
     if entry is None:
         errors.add("130", CLAIM_CD)
-        return
+        return None
     if kind is not None and kind not in entry.kinds:
         errors.add("171", CLAIM_CD)
-    if (
-        patient is not None
-        and patient.medical_house
-        and (entry.category in nomenclature.MEDICAL_HOUSE_COVERED)
-    ):
-        errors.add("169", CLAIM_CD)
     if not entry.in_efact:
         errors.add("172", CLAIM_CD)
     elif not entry.in_etar:
@@ -271,9 +268,29 @@ def _claim(
         entry.max_age is not None
         and patient is not None
         and day is not None
-        and (patient.age_on(day) >= entry.max_age)
+        and patient.age_on(day) >= entry.max_age
     ):
-        errors.add("130", CLAIM_CD)  # age-bound code for an older patient [A]
+        errors.add(too_old, CLAIM_CD)
+    return entry
+
+
+def _claim(
+    claim: TariffClaim,
+    kind: str | None,
+    patient: Patient | None,
+    day: date | None,
+    errors: ErrorCollector,
+) -> None:
+    # An age-bound code for an older patient is a 130 in eTar [A].
+    entry = check_claim_code(claim.code.strip(), kind, patient, day, errors, too_old="130")
+    if entry is None:
+        return
+    if (
+        patient is not None
+        and patient.medical_house
+        and (entry.category in nomenclature.MEDICAL_HOUSE_COVERED)
+    ):
+        errors.add("169", CLAIM_CD)
     if claim.tooth is not None:
         if len(claim.tooth) != 2 or not claim.tooth.isdigit():
             errors.add("111", CLAIM)

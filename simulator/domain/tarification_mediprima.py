@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 from simulator.domain import nomenclature
 from simulator.domain.catalogue import ErrorCatalogue, rule_error
 from simulator.domain.cpas import MEDIPRIMA_GP_START, CareKind, Cover, CpasDecision, Support
-from simulator.domain.identifiers import is_valid_nomenclature_code
 from simulator.domain.mediprima import (
     BillingRoute,
     billing_route,
@@ -36,6 +35,7 @@ from simulator.domain.tarification import (
     RuleError,
     TarificationQuery,
     check_author,
+    check_claim_code,
     check_encounter,
     check_patient_ssin,
     check_request_id,
@@ -173,26 +173,10 @@ def _patient(
 def _claim(
     code: str, kind: str | None, patient: Patient | None, day: date | None, errors: _Rejections
 ) -> None:
-    if not is_valid_nomenclature_code(code):
-        errors.add("111", CLAIM_CD)
-        return
-    entry = nomenclature.lookup(code)
+    # MediPrima's own code for an age-bound code is 183.
+    entry = check_claim_code(code, kind, patient, day, errors, too_old="183")
     if entry is None:
-        errors.add("130", CLAIM_CD)
         return
-    if kind is not None and kind not in entry.kinds:
-        errors.add("171", CLAIM_CD)
-    if not entry.in_efact:
-        errors.add("172", CLAIM_CD)
-    elif not entry.in_etar:
-        errors.add("175", CLAIM_CD)
-    if (
-        entry.max_age is not None
-        and patient is not None
-        and day is not None
-        and patient.age_on(day) >= entry.max_age
-    ):
-        errors.add("183", CLAIM_CD)
     last = ATTESTABLE_UNTIL.get(entry.code)
     if last is not None and day is not None and day > last:
         errors.add("196", CLAIM_CD)
