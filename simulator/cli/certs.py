@@ -13,7 +13,7 @@ from typing import Any
 
 from cryptography import x509
 
-from simulator.cli.options import add_data_dir_argument
+from simulator.cli.options import UsageError, add_command_group, add_data_dir_argument
 from simulator.domain.identifiers import is_valid_nihii, is_valid_niss
 from simulator.security.pki import (
     PROFESSIONS_BY_DIGIT,
@@ -37,20 +37,14 @@ examples:
 """
 
 
-class UsageError(Exception):
-    """Bad input from the command line: printed as `error: ...`, exit code 2."""
-
-
 def register(commands: Any) -> None:
-    parser = commands.add_parser(
+    _, sub = add_command_group(
+        commands,
         "certs",
         help="test PKI: provider keystores, certificate listing",
         description="Issue provider keystores from the simulator's test PKI and list it.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.set_defaults(handler=lambda _args: _help(parser))
-    sub = parser.add_subparsers(dest="certs_command", metavar="SUBCOMMAND")
 
     provider = sub.add_parser(
         "provider",
@@ -83,11 +77,6 @@ def register(commands: Any) -> None:
     inspect.add_argument("--password", required=True, help="keystore password")
     add_data_dir_argument(inspect)
     inspect.set_defaults(handler=_guarded(run_inspect))
-
-
-def _help(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
 
 
 def _guarded(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:

@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from simulator.cli.options import UsageError, add_command_group
 from simulator.config import DEFAULT_SEED, Settings
 from simulator.domain.population import build_population
 from simulator.efact.checks import CheckOptions, check_file
@@ -30,28 +31,27 @@ examples:
 _DEFAULTS = Settings()
 
 
-class UsageError(Exception):
-    """Bad input from the command line: printed as one `error: ...` line, exit code 2."""
-
-
 def register(commands: Any) -> None:
-    parser = commands.add_parser(
+    _, sub = add_command_group(
+        commands,
         "efact",
         help="eFact 920000 files: generate valid/faulty files, check a file",
         description="Generate eFact invoice files from the population and check them.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.set_defaults(handler=lambda _args: _help(parser))
-    sub = parser.add_subparsers(dest="efact_command", metavar="SUBCOMMAND")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--seed", default=str(DEFAULT_SEED), help=f"(default {DEFAULT_SEED})")
     common.add_argument("--patients", default=str(_DEFAULTS.patients))
     common.add_argument("--providers", default=str(_DEFAULTS.providers))
     common.add_argument("--date", help="the simulator's today, YYYY-MM-DD (default: today)")
 
-    make = sub.add_parser("generate", parents=[common], help="write a 920000 file",
-                          epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    make = sub.add_parser(
+        "generate",
+        parents=[common],
+        help="write a 920000 file",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     make.add_argument("--invoices", default="100", help="patient invoices (default 100)")
     make.add_argument("--errors", default="0%", help="share of faulty invoices: 2%% or 0.02")
     make.add_argument("--insurer", help="only patients of this union (100, 200, ...)")
@@ -59,19 +59,25 @@ def register(commands: Any) -> None:
     make.add_argument("--out", required=True, type=Path, help="file to write")
     make.set_defaults(handler=_run(_generate))
 
-    check = sub.add_parser("check", parents=[common], help="print the rejections of a file",
-                           epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    check = sub.add_parser(
+        "check",
+        parents=[common],
+        help="print the rejections of a file",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     check.add_argument("file", type=Path)
-    check.add_argument("--no-world", action="store_true",
-                       help="skip beneficiary, provider and tariff checks (foreign files)")
-    check.add_argument("--strict-checksum", action="store_true",
-                       help="refuse the +10 checksums of the CIN test files")
+    check.add_argument(
+        "--no-world",
+        action="store_true",
+        help="skip beneficiary, provider and tariff checks (foreign files)",
+    )
+    check.add_argument(
+        "--strict-checksum",
+        action="store_true",
+        help="refuse the +10 checksums of the CIN test files",
+    )
     check.set_defaults(handler=_run(_check))
-
-
-def _help(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
 
 
 def _run(action: Any) -> Any:
@@ -102,7 +108,7 @@ def _today(value: str | None) -> date:
 
 
 def parse_rate(value: str) -> float:
-    """"2%" -> 0.02, "0.02" -> 0.02; UsageError outside 0..1."""
+    """ "2%" -> 0.02, "0.02" -> 0.02; UsageError outside 0..1."""
     text = value.strip()
     try:
         rate = float(text[:-1]) / 100 if text.endswith("%") else float(text)
@@ -140,8 +146,10 @@ def _generate(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     kinds = {kind: sum(1 for f in faults if f.kind == kind) for kind in FAULTS}
     summary = ", ".join(f"{kind} {count}" for kind, count in kinds.items() if count)
-    print(f"{args.out}: {spec.invoices} invoices, {len(faults)} faulty"
-          + (f" ({summary})" if summary else ""))
+    print(
+        f"{args.out}: {spec.invoices} invoices, {len(faults)} faulty"
+        + (f" ({summary})" if summary else "")
+    )
     return 0
 
 

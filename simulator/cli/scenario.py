@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from simulator.cli.options import add_command_group
 from simulator.scenarios import (
     LatencyModel,
     Scenario,
@@ -28,15 +29,13 @@ examples:
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser(
+    _, sub = add_command_group(
+        commands,
         "scenario",
         help="check scenario files and list the shipped ones",
         description="Scenarios make the simulated insurer reject, fail or slow down on purpose.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.set_defaults(handler=lambda _args: _help(parser))
-    sub = parser.add_subparsers(dest="scenario_command", metavar="SUBCOMMAND")
     check = sub.add_parser(
         "check",
         help="check scenario files (YAML) and summarise them",
@@ -120,8 +119,3 @@ def _action_name(cls: type) -> str:
 def _describe(model: LatencyModel) -> str:
     figures = ", ".join(f"{key} {value:g}" for key, value in vars(model).items())
     return f"{type(model).__name__.lower()} ({figures})"
-
-
-def _help(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2

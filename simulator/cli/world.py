@@ -18,6 +18,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from simulator.cli.options import UsageError, add_command_group
 from simulator.clock import Clock
 from simulator.config import DEFAULT_SEED, Settings
 from simulator.domain.identifiers import is_valid_nihii, is_valid_niss
@@ -44,20 +45,14 @@ examples:
 _DEFAULTS = Settings()
 
 
-class UsageError(Exception):
-    """Bad input from the command line: printed as one `error: ...` line, exit code 2."""
-
-
 def register(commands: Any) -> None:
-    parser = commands.add_parser(
+    _, sub = add_command_group(
+        commands,
         "world",
         help="the synthetic population: list, find and show patients and providers",
         description="List, find and show the patients and providers the simulator knows.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.set_defaults(handler=lambda _args: _help(parser))
-    sub = parser.add_subparsers(dest="world_command", metavar="SUBCOMMAND")
 
     # Numbers are read as text and checked by the handler: a bad value is one line, not usage.
     common = argparse.ArgumentParser(add_help=False)
@@ -144,11 +139,6 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
     )
     add("--without", dest="without", action="append", metavar="FLAG", help="flag that must not")
     add("--limit", default="0", help="rows to print, 0 = all (default)")
-
-
-def _help(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
 
 
 def _guarded(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
