@@ -160,7 +160,7 @@ async def run(requests: int, concurrency: int, rounds: int) -> None:
         data_dir = Path(work) / "sim"
         port = free_port()
         base_url = f"http://127.0.0.1:{port}"
-        command = [sys.executable, "-m", "simulator", "serve", "--port", str(port)]
+        command = [sys.executable, "-m", "simulator", "serve", "--port", str(port), "--no-delay"]
         command += ["--data-dir", str(data_dir)]
         server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         results: list[Round] = []

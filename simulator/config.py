@@ -10,6 +10,7 @@ DEFAULT_DATA_DIR = Path(".mycarenet-sim")
 DEFAULT_SEED = 20250901
 DEFAULT_PORT = 8080
 MAX_BODY_BYTES = 20 * 1024 * 1024
+DEFAULT_SCENARIO = "default"
 
 
 class SecurityMode(StrEnum):
@@ -30,6 +31,11 @@ class Settings:
     patients: int = 2000
     providers: int = 200
     max_body_bytes: int = MAX_BODY_BYTES
+    # A shipped scenario's name or a scenario file's path; `--no-delay` zeroes its latencies.
+    scenario: str = DEFAULT_SCENARIO
+    no_delay: bool = False
+    # Required by the admin API from callers not on loopback (None: a token is generated).
+    admin_token: str | None = None
 
     @property
     def base_url(self) -> str:

@@ -9,6 +9,8 @@ from functools import cached_property
 from simulator.clock import Clock
 from simulator.config import SecurityMode, Settings
 from simulator.domain.population import Population, build_population
+from simulator.scenarios import Scenario, ScenarioEngine
+from simulator.scenarios.shipped import load_named
 from simulator.security.etk import build_etk
 from simulator.security.pki import TestPki, parse_subject
 from simulator.security.saml import AssertionCache
@@ -32,6 +34,7 @@ class Simulator:
     schemas: ProjectSchemas
     official_schemas: OfficialSchemas | None
     records: Records
+    scenarios: ScenarioEngine
     assertion_cache: AssertionCache = field(default_factory=AssertionCache)
 
     @property
@@ -44,6 +47,8 @@ class Simulator:
 
         clock = clock or Clock()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        registry = Registry(catalogue_of_operations())
+        scenario = load_named(settings.scenario, operations=registry.operation_names())
         return cls(
             settings=settings,
             clock=clock,
@@ -55,11 +60,20 @@ class Simulator:
                 providers=settings.providers,
                 today=clock.today(),
             ),
-            registry=Registry(catalogue_of_operations()),
+            registry=registry,
             schemas=ProjectSchemas(),
             official_schemas=OfficialSchemas(settings.xsd_dir) if settings.xsd_dir else None,
             records=SqliteRecords(settings.data_dir / "simulator.sqlite3"),
+            scenarios=_engine(scenario, clock, settings),
         )
+
+    def replace_scenario(self, scenario: Scenario) -> None:
+        """Run `scenario` from now on, its rules' counters and time windows starting afresh."""
+        self.scenarios = _engine(scenario, self.clock, self.settings)
+
+    def restart_scenario(self) -> None:
+        """The running scenario again from its start (counters, draws, time windows)."""
+        self.replace_scenario(self.scenarios.scenario)
 
     @cached_property
     def insurer_etk(self) -> bytes:
@@ -80,3 +94,7 @@ class Simulator:
     def close(self) -> None:
         self.store.close()
         self.records.close()
+
+
+def _engine(scenario: Scenario, clock: Clock, settings: Settings) -> ScenarioEngine:
+    return ScenarioEngine(scenario, clock.now, settings.seed, no_delay=settings.no_delay)

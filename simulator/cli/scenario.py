@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 from simulator.cli.options import add_command_group
@@ -13,12 +12,12 @@ from simulator.scenarios import (
     LatencyModel,
     Scenario,
     ScenarioError,
-    load_scenario_file,
     load_shipped,
     shipped_files,
 )
 from simulator.scenarios.loader import Operations
 from simulator.scenarios.model import ACTION_TYPES
+from simulator.scenarios.shipped import load_named
 
 EPILOG = """\
 examples:
@@ -54,7 +53,7 @@ def run_check(args: argparse.Namespace) -> int:
     status = 0
     for name in args.files:
         try:
-            scenario = _load(name, operations)
+            scenario = load_named(name, operations=operations)
         except ScenarioError as exc:
             for line in exc.lines():
                 print(line, file=sys.stderr)
@@ -94,22 +93,12 @@ def summary(scenario: Scenario) -> str:
     )
 
 
-def _load(name: str, operations: Operations) -> Scenario:
-    path = Path(name)
-    # A bare name that is not a file but is shipped: check the shipped one.
-    if not path.exists() and name in shipped_files():
-        return load_shipped(name, operations=operations)
-    return load_scenario_file(path, operations=operations)
-
-
 def _operations() -> Operations:
     # Imported here: the services pull in most of the package, which `list` does not need.
     from simulator.services import catalogue_of_operations
+    from simulator.services.registry import Registry
 
-    operations: dict[str, set[str]] = {}
-    for operation in catalogue_of_operations():
-        operations.setdefault(operation.service, set()).add(operation.name)
-    return operations
+    return Registry(catalogue_of_operations()).operation_names()
 
 
 def _action_name(cls: type) -> str:

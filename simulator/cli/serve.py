@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from simulator.cli.options import add_data_dir_argument
-from simulator.config import DEFAULT_PORT, DEFAULT_SEED, SecurityMode, Settings
+from simulator.config import DEFAULT_PORT, DEFAULT_SCENARIO, DEFAULT_SEED, SecurityMode, Settings
 from simulator.runtime import Simulator
+from simulator.scenarios import ScenarioError
 from simulator.server.app import create_app, server_ssl_context
 
 EPILOG = """\
@@ -20,6 +22,8 @@ examples:
   mycarenet-sim serve
   mycarenet-sim serve --port 9443 --tls --data-dir /tmp/sim
   mycarenet-sim serve --security lenient --xsd-dir ./ehealth-xsd   full validation, lax signatures
+  mycarenet-sim serve --scenario chaos --seed 7     faults at low rates, replayable
+  mycarenet-sim serve --no-delay                    no latency model (fast CI)
 """
 
 
@@ -48,6 +52,23 @@ def register(commands: Any) -> None:
         default=None,
         help="official eHealth XSD bundle for full validation (laid out like the connector's)",
     )
+    parser.add_argument(
+        "--scenario",
+        default=DEFAULT_SCENARIO,
+        help="a shipped scenario's name or a scenario file (default: default); "
+        "see `mycarenet-sim scenario list`",
+    )
+    parser.add_argument(
+        "--no-delay",
+        action="store_true",
+        help="answer at once: the scenario's latency models are ignored (delay rules still act)",
+    )
+    parser.add_argument(
+        "--admin-token",
+        default=None,
+        help="token the admin API requires from callers not on loopback "
+        "(default: one is generated and printed when --host is not a loopback address)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -63,9 +84,17 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         security_mode=SecurityMode(args.security),
         xsd_dir=args.xsd_dir,
+        scenario=args.scenario,
+        no_delay=args.no_delay,
+        admin_token=args.admin_token,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    sim = Simulator.create(settings)
+    try:
+        sim = Simulator.create(settings)
+    except ScenarioError as error:
+        for line in error.lines():
+            print(f"error: {line}", file=sys.stderr)
+        return 2
     app = create_app(sim)
     # The population, keys and schemas live as long as the process: move them out of the
     # collector's generations so that the collections requests trigger stay short.
@@ -92,6 +121,8 @@ def banner(sim: Simulator) -> str:
         f"  data dir        {sim.settings.data_dir.resolve()}",
         f"  CA certificate  {sim.pki.ca_cert_path.resolve()}  (trust it for TLS and signatures)",
         f"  security        {sim.security_mode}",
+        f"  scenario        {sim.scenarios.scenario.name}"
+        + ("  (--no-delay: latencies off)" if sim.settings.no_delay else ""),
         f"  population      seed {sim.settings.seed}: {len(sim.population.patients)} patients, "
         f"{len(sim.population.providers)} providers",
         "",

@@ -1,29 +1,28 @@
-"""The scenarios that ship with the package (simulator/scenarios/shipped/*.yaml).
-
-Kept inside the package so that an installed wheel finds them exactly as a source checkout
-does, without a build-time copy.
+"""The scenarios that ship with the simulator: `scenarios/*.yaml` at the top of the source
+tree, installed inside the wheel as `simulator/_scenarios` (pyproject's force-include).
 """
 
 from __future__ import annotations
 
-from importlib import resources
-from importlib.resources.abc import Traversable
+from pathlib import Path
 
-from simulator.scenarios.loader import Operations, load_scenario
+import simulator
+from simulator.scenarios.loader import Operations, load_scenario, load_scenario_file
 from simulator.scenarios.model import Scenario
 
-_FOLDER = "shipped"
+_FOLDER = "scenarios"
 
 
-def shipped_files() -> dict[str, Traversable]:
+def shipped_dir() -> Path:
+    """`scenarios/` of a source checkout, else the copy installed in the wheel."""
+    package = Path(simulator.__file__).resolve().parent
+    installed = package / "_scenarios"
+    return installed if installed.is_dir() else package.parent / _FOLDER
+
+
+def shipped_files() -> dict[str, Path]:
     """Shipped scenario name -> its file, sorted by name."""
-    folder = resources.files("simulator.scenarios").joinpath(_FOLDER)
-    files = {
-        entry.name.removesuffix(".yaml"): entry
-        for entry in folder.iterdir()
-        if entry.name.endswith(".yaml")
-    }
-    return dict(sorted(files.items()))
+    return {path.stem: path for path in sorted(shipped_dir().glob("*.yaml"))}
 
 
 def load_shipped(name: str, *, operations: Operations | None = None) -> Scenario:
@@ -37,3 +36,14 @@ def load_shipped(name: str, *, operations: Operations | None = None) -> Scenario
         default_name=name,
         operations=operations,
     )
+
+
+def load_named(spec: str, *, operations: Operations | None = None) -> Scenario:
+    """A scenario file by path, else (no such file) the shipped scenario of that name.
+
+    Raises ScenarioError, with the file's problems by line, when it cannot be used.
+    """
+    path = Path(spec)
+    if not path.exists() and spec in shipped_files():
+        return load_shipped(spec, operations=operations)
+    return load_scenario_file(path, operations=operations)

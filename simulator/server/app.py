@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import ssl
+import struct
 from typing import Any
 
 from aiohttp import web
@@ -70,12 +72,25 @@ async def soap_endpoint(request: web.Request) -> web.Response:
         exchange.response = (
             genasync.fault_body(exchange.path, exchange.fault, operation) or exchange.response
         )
+    if exchange.reset_connection:
+        _reset(request)
     return web.Response(
         body=exchange.response,
         status=exchange.http_status,
-        content_type="text/xml",
+        content_type=exchange.content_type,
         charset="utf-8",
     )
+
+
+def _reset(request: web.Request) -> None:
+    """Drop the connection with a TCP reset (linger 0), as a failing load balancer does."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
 
 
 async def soap_endpoint_get(request: web.Request) -> web.Response:

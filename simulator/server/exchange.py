@@ -14,6 +14,7 @@ from typing import Any
 from cryptography import x509
 from lxml import etree
 
+from simulator.scenarios.engine import Decision
 from simulator.services.registry import Operation
 from simulator.soap.envelope import Envelope
 from simulator.soap.faults import SoapFault
@@ -53,6 +54,16 @@ class Exchange:
     provider_nihii: str | None = None
     patient_ssin: str | None = None
     business_code: str | None = None  # first business error code, when the answer is a rejection
+    # More facts a scenario rule can match on, filled by the service when it knows them.
+    codes: tuple[str, ...] = ()  # nomenclature codes the request is about
+    insurer: str | None = None  # the patient's mutuality (found from patient_ssin when unset)
+    message_name: str | None = None  # GenAsync MessageName
+    # The scenario stage (server/overlay.py): its decision, taken once.
+    decided: bool = False
+    decision: Decision | None = None
+    rejection_answered: bool = False  # the service put the forced rejection in its answer
+    reset_connection: bool = False
+    content_type: str = "text/xml"
     fault: SoapFault | None = None
     response: bytes = b""
     http_status: int = 200

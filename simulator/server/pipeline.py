@@ -1,11 +1,15 @@
-"""The request pipeline: parse -> envelope -> dispatch -> validate -> security -> handle -> sign.
+"""The request pipeline: parse -> envelope -> dispatch -> validate -> security -> handle ->
+scenario -> sign -> delay.
 
 Each stage is a small function over the `Exchange`; a `SoapFault` raised by any of them
-becomes the answer. Whatever happens, the exchange is journaled.
+becomes the answer. The running scenario (server/overlay.py) may force a rejection or a
+fault, bend the answer on its way out, and sets how long the answer waits. Whatever
+happens, the exchange is journaled.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
@@ -16,6 +20,7 @@ from cryptography import x509
 from simulator.config import SecurityMode
 from simulator.runtime import RESPONSE_TIMESTAMP_TTL, Simulator
 from simulator.security.wssecurity import SecurityError, sign_response, verify_request
+from simulator.server import overlay
 from simulator.server.exchange import Caller, Exchange
 from simulator.services.registry import TokenProfile
 from simulator.soap import faults
@@ -37,12 +42,15 @@ WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secex
 async def process(sim: Simulator, exchange: Exchange) -> None:
     """Run every stage; leaves the answer in `exchange.response` / `exchange.http_status`."""
     try:
-        await _run_stages(sim, exchange)
-    except faults.SoapFault as fault:
-        _answer_fault(exchange, fault)
-    except Exception:  # a bug of ours must still give the client a proper SOAP fault
-        log.exception("unhandled error while processing %s", exchange.path)
-        _answer_fault(exchange, faults.internal("the simulator failed to process the request"))
+        try:
+            await _run_stages(sim, exchange)
+        except faults.SoapFault as fault:
+            _answer_fault(exchange, fault)
+        except Exception:  # a bug of ours must still give the client a proper SOAP fault
+            log.exception("unhandled error while processing %s", exchange.path)
+            _answer_fault(exchange, faults.internal("the simulator failed to process the request"))
+        overlay.shape_answer(exchange)
+        await _delay(sim, exchange)
     finally:
         _journal(sim, exchange)
 
@@ -73,14 +81,35 @@ async def _run_stages(sim: Simulator, exchange: Exchange) -> None:
     answer = await operation.handler(sim, exchange)
     t = exchange.note("handle", t, exchange.business_code or "")
 
+    decision = overlay.decide(sim, exchange)  # if the service did not ask already
+    unanswered = overlay.unanswered_rejection(exchange)
+    if unanswered is not None:
+        raise unanswered
+    if decision is not None:
+        t = exchange.note("scenario", t, overlay.describe(decision))
+
     response_root = answer.getroottree().getroot()
-    issuer = sim.pki.sts if operation.token is TokenProfile.X509 else sim.pki.insurer_signing
-    sign_response(
-        response_root, issuer.key, issuer.cert, now=sim.clock.now(), ttl=RESPONSE_TIMESTAMP_TTL
-    )
+    if not overlay.skips_signature(exchange):
+        issuer = sim.pki.sts if operation.token is TokenProfile.X509 else sim.pki.insurer_signing
+        sign_response(
+            response_root, issuer.key, issuer.cert, now=sim.clock.now(), ttl=RESPONSE_TIMESTAMP_TTL
+        )
     exchange.response = serialize(response_root)
     exchange.http_status = 200
     exchange.note("sign", t)
+
+
+async def _delay(sim: Simulator, exchange: Exchange) -> None:
+    """Hold the answer for the endpoint's latency (drawn per call) plus a `delay` rule's."""
+    operation = exchange.operation
+    if operation is None:
+        return
+    seconds = sim.scenarios.delay_for(operation.service, operation.name)
+    seconds += overlay.extra_delay(exchange)
+    if seconds > 0:
+        since = time.perf_counter()
+        await asyncio.sleep(seconds)
+        exchange.note("delay", since, f"{seconds * 1000:.1f} ms")
 
 
 def _validate(sim: Simulator, exchange: Exchange) -> None:
@@ -148,6 +177,8 @@ def _subject_of(cert: x509.Certificate) -> str:
 
 
 def _answer_fault(exchange: Exchange, fault: faults.SoapFault) -> None:
+    if exchange.decision is not None:
+        exchange.note("scenario", time.perf_counter(), overlay.describe(exchange.decision))
     exchange.response = serialize(faults.fault_envelope(fault))
     exchange.http_status = fault.http_status
     exchange.business_code = fault.code

@@ -42,6 +42,7 @@ from simulator.domain.eattest import (
     is_valid_invoicing_number,
 )
 from simulator.runtime import Simulator
+from simulator.server import overlay
 from simulator.server.exchange import Exchange
 from simulator.services.registry import Operation
 from simulator.services.sealed_content import OpenedDetail, close_detail, open_detail
@@ -65,9 +66,13 @@ async def send_attestation(sim: Simulator, exchange: Exchange) -> etree._Element
         raise faults.SoapFault("SOA-03007", "SendAttestation needs a cga transaction")
     exchange.provider_nihii = query.author_nihii or request.common.provider_nihii
     exchange.patient_ssin = query.patient_ssin or request.patient_ssin
+    exchange.codes = tuple(service.code for service in query.services if service.code)
     today = sim.clock.today()
-    replayed = _replay(sim, request, query)
-    if replayed is not None:
+    forced = overlay.forced_rule_error(sim, exchange)
+    replayed = _replay(sim, request, query) if forced is None else None
+    if forced is not None:
+        number, outcome = None, AttestationOutcome(errors=(forced,))
+    elif replayed is not None:
         number, outcome = replayed
     else:
         outcome = decide_attestation(query, sim.population, today, _earlier(sim, query, today))
@@ -101,7 +106,11 @@ async def cancel_attestation(sim: Simulator, exchange: Exchange) -> etree._Eleme
     today = sim.clock.today()
     number = (query.invoicing_number or "").strip()
     attested = _attested(sim, number) if is_valid_invoicing_number(number) else None
-    outcome = decide_cancellation(query, sim.population, today, attested)
+    forced = overlay.forced_rule_error(sim, exchange)
+    if forced is not None:
+        outcome = CancellationOutcome(errors=(forced,))
+    else:
+        outcome = decide_cancellation(query, sim.population, today, attested)
     if outcome.accepted and outcome.attested is not None:
         outcome = _cancel(sim, outcome.attested, outcome, today)
     if outcome.errors:

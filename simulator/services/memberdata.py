@@ -8,8 +8,9 @@ from lxml import etree
 
 from simulator.codecs import memberdata as codec
 from simulator.codecs.mycarenet_commons import PayloadError
-from simulator.domain.memberdata import consult_member_data
+from simulator.domain.memberdata import MemberDataAnswer, consult_member_data, status_detail
 from simulator.runtime import Simulator
+from simulator.server import overlay
 from simulator.server.exchange import Exchange
 from simulator.services.registry import Operation
 from simulator.services.sealed_content import close_detail, open_detail
@@ -34,7 +35,12 @@ async def member_data_consultation(sim: Simulator, exchange: Exchange) -> etree.
     exchange.provider_nihii = request.common.provider_nihii
     exchange.patient_ssin = (query.name_id or "").split("@", 1)[0] or None
 
-    answer = consult_member_data(query, sim.population, sim.clock.today())
+    forced = overlay.scenario_rejection(sim, exchange)
+    if forced is not None:
+        refusal = status_detail(forced.code, forced.path)
+        answer = MemberDataAnswer(status=refusal.status, details=(refusal,))
+    else:
+        answer = consult_member_data(query, sim.population, sim.clock.today())
     if not answer.accepted:
         exchange.business_code = answer.details[0].code
     now = sim.clock.now()

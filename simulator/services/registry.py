@@ -52,6 +52,13 @@ class Registry:
     def operations(self) -> list[Operation]:
         return [op for path in self.paths for op in self._by_path[path]]
 
+    def operation_names(self) -> dict[str, set[str]]:
+        """Service name -> its operation names, what scenario files may match on."""
+        names: dict[str, set[str]] = {}
+        for operation in self.operations():
+            names.setdefault(operation.service, set()).add(operation.name)
+        return names
+
     def knows_path(self, path: str) -> bool:
         return path in self._by_path
 

@@ -11,6 +11,7 @@ from simulator.domain.sts import CertifiedAttribute, ClaimRefused, HolderFacts, 
 from simulator.runtime import Simulator
 from simulator.security.pki import parse_subject
 from simulator.security.saml import SamlAttribute, build_assertion
+from simulator.server import overlay
 from simulator.server.exchange import Exchange
 from simulator.services.registry import Operation, TokenProfile
 from simulator.soap import faults
@@ -18,6 +19,7 @@ from simulator.soap.envelope import new_envelope
 
 PATH = "/IAM/SecurityTokenService/v1"
 TOKEN_LIFETIME = timedelta(hours=24)
+EXPIRED_TOKEN_AGE = timedelta(hours=1)  # how long ago a scenario's expired token ran out
 
 
 async def request_security_token(sim: Simulator, exchange: Exchange) -> etree._Element:
@@ -54,6 +56,9 @@ async def request_security_token(sim: Simulator, exchange: Exchange) -> etree._E
         raise faults.SoapFault("SOA-01002", str(refusal)) from None
 
     now = sim.clock.now()
+    if overlay.token_must_be_expired(sim, exchange):
+        # A token whose whole validity lies in the past: the next service call must renew it.
+        now -= TOKEN_LIFETIME + EXPIRED_TOKEN_AGE
     expires = now + TOKEN_LIFETIME
     assertion = build_assertion(
         subject_cert=holder_cert,

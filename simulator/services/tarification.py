@@ -10,6 +10,7 @@ from lxml import etree
 from simulator.codecs import tarification as codec
 from simulator.domain.tarification import TarificationOutcome, consult_tariff
 from simulator.runtime import Simulator
+from simulator.server import overlay
 from simulator.server.exchange import Exchange
 from simulator.services.registry import Operation
 from simulator.soap import faults
@@ -34,13 +35,18 @@ def read_request(sim: Simulator, exchange: Exchange) -> codec.TarificationReques
     query = request.query
     exchange.provider_nihii = query.author_nihii or query.envelope_provider_nihii
     exchange.patient_ssin = query.patient_ssin or query.envelope_patient_ssin
+    exchange.codes = tuple(claim.code for claim in query.claims if claim.code)
     return request
 
 
 async def tarification_consultation(sim: Simulator, exchange: Exchange) -> etree._Element:
     request = read_request(sim, exchange)
     query = request.query
-    outcome = consult_tariff(query, sim.population, sim.clock.today())
+    forced = overlay.forced_rule_error(sim, exchange)
+    if forced is not None:
+        outcome = TarificationOutcome(errors=(forced,))
+    else:
+        outcome = consult_tariff(query, sim.population, sim.clock.today())
     if outcome.errors:
         exchange.business_code = outcome.errors[0].code
     else:

@@ -10,6 +10,7 @@ from lxml import etree
 from simulator.codecs import tarification_mediprima as codec
 from simulator.domain.tarification_mediprima import MediprimaOutcome, consult_mediprima_tariff
 from simulator.runtime import Simulator
+from simulator.server import overlay
 from simulator.server.exchange import Exchange
 from simulator.services.registry import Operation
 from simulator.services.tarification import read_request
@@ -22,7 +23,11 @@ SOAP_ACTION = "urn:be:fgov:ehealth:mycarenet:tarification:protocol:v1:Tarificati
 
 async def tarification_mediprima(sim: Simulator, exchange: Exchange) -> etree._Element:
     request = read_request(sim, exchange)
-    outcome = consult_mediprima_tariff(request.query, sim.population, sim.clock.today())
+    forced = overlay.forced_rule_error(sim, exchange)
+    if forced is not None:
+        outcome = MediprimaOutcome(errors=(forced,))
+    else:
+        outcome = consult_mediprima_tariff(request.query, sim.population, sim.clock.today())
     if outcome.errors:
         exchange.business_code = outcome.errors[0].code
     else:

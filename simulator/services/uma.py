@@ -23,6 +23,7 @@ from simulator.domain.uma import (
     search,
 )
 from simulator.runtime import Simulator
+from simulator.server import overlay
 from simulator.server.exchange import Exchange
 from simulator.services.registry import Operation
 from simulator.soap import faults
@@ -52,6 +53,7 @@ async def send_attestation(sim: Simulator, exchange: Exchange) -> etree._Element
         raise _bad_payload(broken) from None
     exchange.provider_nihii = exchange.caller.nihii
     exchange.patient_ssin = send.beneficiary_ssin
+    overlay.decide(sim, exchange)  # a forced fault must leave nothing stored
     today = sim.clock.today()
     held = _held(sim, send.beneficiary_ssin)
     problem = check_send(send, sim.population, today, held, exchange.caller.nihii)
@@ -129,6 +131,7 @@ async def delete_attestation(sim: Simulator, exchange: Exchange) -> etree._Eleme
         raise _bad_payload(broken) from None
     exchange.provider_nihii = exchange.caller.nihii
     exchange.patient_ssin = delete.beneficiary_ssin
+    overlay.decide(sim, exchange)
     key = _key(delete.beneficiary_ssin, delete.number)
     record = sim.records.get(KIND, key)
     held = UmaAttestation.from_record(record) if record is not None else None

@@ -281,7 +281,7 @@ def test_sigkill_between_post_and_get_loses_no_answer_and_repeats_none(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(processing.ENVIRONMENT, "0,0,0")  # every step due at once
-    local = Simulator.create(Settings(data_dir=tmp_path, patients=600, providers=80))
+    local = Simulator.create(Settings(data_dir=tmp_path, patients=600, providers=80, no_delay=True))
     gp = next(p for p in local.population.providers if p.kind == "GP")
     keystore = tmp_path / "gp.p12"
     write_keystore(keystore, local.pki.issue_provider(gp.nihii, gp.ssin, gp.last_name, "rsa"),

@@ -336,7 +336,7 @@ def test_a_schema_violation_gets_the_genasync_fault(running: Running) -> None:
 
 
 def test_sigkill_between_post_or_deliver_and_confirm_loses_nothing(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, patients=600, providers=80)
+    settings = Settings(data_dir=tmp_path, patients=600, providers=80, no_delay=True)
     local = Simulator.create(settings)
     gp = next(p for p in local.population.providers if p.kind == "GP")
     identity = local.pki.issue_provider(gp.nihii, gp.ssin, gp.last_name, "rsa")

@@ -64,5 +64,5 @@ class ServerThread:
 
 
 def start_server(data_dir: Path, **overrides: object) -> ServerThread:
-    settings = replace(Settings(data_dir=data_dir, patients=600, providers=80), **overrides)  # type: ignore[arg-type]
+    settings = replace(Settings(data_dir=data_dir, patients=600, providers=80, no_delay=True), **overrides)  # type: ignore[arg-type]
     return ServerThread(settings).start()

@@ -22,7 +22,9 @@ from simulator.config import Settings
 from simulator.runtime import Simulator
 from simulator.server.app import create_app
 
-settings = Settings(data_dir=Path(sys.argv[1]), port=int(sys.argv[2]), patients=600, providers=80)
+settings = Settings(
+    data_dir=Path(sys.argv[1]), port=int(sys.argv[2]), patients=600, providers=80, no_delay=True
+)
 web.run_app(create_app(Simulator.create(settings)), host="127.0.0.1", port=settings.port,
             print=None, access_log=None)
 """
