@@ -1,12 +1,16 @@
-"""Latency check, model level: do the configured lognormal figures hold, drawn and slept?
+"""Latency check: do the configured lognormal figures hold, drawn, slept and over HTTP?
 
 1. Draw many delays from LogNormal(median, p99) and compare the measured p50/p99 with the
    configured ones.
 2. Run N concurrent asyncio tasks that each sleep delays drawn by a ScenarioEngine (as the
-   server will), and compare the measured durations of the sleeps with the configured figures.
+   server does), and compare the measured durations of the sleeps with the configured figures.
+3. Start `mycarenet-sim serve` with a scenario giving the ETK depot that latency, and have
+   --tasks concurrent clients (one connection each) call it; compare the round trips the
+   clients measure with the configured figures. Each client waits a random think time between
+   calls (--think-ms on average), so that 200 clients are a load the server's CPU carries; the
+   round trip includes the server's own work (a signed answer, a few ms).
 
-Both must be within --tolerance (10 %). The over-HTTP check comes once the engine is wired
-into the server. Usage:
+All must be within --tolerance (10 %). Usage:
 
     python loadtests/bench_latency.py --median-ms 50 --p99-ms 200 --tasks 200
 """
@@ -16,11 +20,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
+import aiohttp
+from bench_etar import free_port, wait_healthy
+
+from simulator.codecs import etkdepot
 from simulator.scenarios import LatencyTable, LogNormal, Scenario, ScenarioEngine
+from simulator.soap.envelope import new_envelope, serialize
+
+ETK_PATH = "/EtkDepot/v1"
+ETK_ACTION = "urn:be:fgov:ehealth:etkdepot:1_0:protocol:GetEtk"
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -64,6 +79,59 @@ async def slept(model: LogNormal, tasks: int, sleeps: int, seed: int) -> list[fl
     return measured
 
 
+def scenario_yaml(model: LogNormal) -> str:
+    return (
+        "name: bench-latency\n"
+        "latency:\n"
+        "  endpoints:\n"
+        f"    - {{service: etkdepot, model: lognormal, median_ms: {model.median_ms}, "
+        f"p99_ms: {model.p99_ms}}}\n"
+        "rules: []\n"
+    )
+
+
+async def over_http(
+    model: LogNormal, tasks: int, calls: int, think_ms: float, seed: int
+) -> tuple[list[float], float]:
+    """Round trips (ms) of `tasks` clients x `calls` GetEtk, and the seconds it took."""
+    request = serialize(new_envelope(etkdepot.build_request("CBE", "0820563481", "MYCARENET")))
+    headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{ETK_ACTION}"'}
+    with tempfile.TemporaryDirectory() as work:
+        scenario = Path(work) / "latency.yaml"
+        scenario.write_text(scenario_yaml(model), encoding="utf-8")
+        port = free_port()
+        base_url = f"http://127.0.0.1:{port}"
+        command = [sys.executable, "-m", "simulator", "serve", "--port", str(port)]
+        command += ["--data-dir", str(Path(work) / "sim"), "--scenario", str(scenario)]
+        server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            await wait_healthy(base_url, server)
+            measured: list[float] = []
+            think = random.Random(seed)
+
+            async def client() -> None:
+                async with aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(limit=1)
+                ) as session:
+                    for _ in range(calls):
+                        await asyncio.sleep(think.uniform(0, 2 * think_ms) / 1000)
+                        start = time.perf_counter()
+                        async with session.post(
+                            base_url + ETK_PATH, data=request, headers=headers
+                        ) as response:
+                            await response.read()
+                            if response.status != 200:
+                                raise SystemExit(f"GetEtk answered HTTP {response.status}")
+                        measured.append((time.perf_counter() - start) * 1000)
+
+            started = time.perf_counter()
+            await asyncio.gather(*(client() for _ in range(tasks)))
+            return measured, time.perf_counter() - started
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--median-ms", type=float, default=50.0)
@@ -71,6 +139,8 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=200_000, help="draws for part 1")
     parser.add_argument("--tasks", type=int, default=200, help="concurrent asyncio tasks")
     parser.add_argument("--sleeps", type=int, default=25, help="sleeps per task")
+    parser.add_argument("--calls", type=int, default=25, help="HTTP calls per client (part 3)")
+    parser.add_argument("--think-ms", type=float, default=1000.0, help="mean pause between calls")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--tolerance", type=float, default=0.10)
     args = parser.parse_args()
@@ -87,7 +157,12 @@ def main() -> int:
     sleeps = asyncio.run(slept(model, args.tasks, args.sleeps, args.seed))
     elapsed = time.perf_counter() - started
     ok = report(f"slept ({args.tasks} tasks x {args.sleeps})", model, sleeps, args.tolerance) and ok
-    print(f"{len(sleeps)} sleeps in {elapsed:.1f} s; {'PASS' if ok else 'FAIL'}")
+    print(f"{len(sleeps)} sleeps in {elapsed:.1f} s")
+    trips, elapsed = asyncio.run(over_http(model, args.tasks, args.calls, args.think_ms, args.seed))
+    label = f"HTTP ({args.tasks} clients x {args.calls})"
+    ok = report(label, model, trips, args.tolerance) and ok
+    print(f"{len(trips)} GetEtk round trips in {elapsed:.1f} s ({len(trips) / elapsed:.0f}/s)")
+    print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 
 

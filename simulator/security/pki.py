@@ -34,8 +34,9 @@ FEDERAL_GOVERNMENT = "Federal Government"
 
 CA_LIFETIME = dt.timedelta(days=3650)
 LEAF_LIFETIME = dt.timedelta(days=730)
-# Certificates start a day in the past so a client whose clock lags does not see them as future.
-BACKDATE = dt.timedelta(days=1)
+# Certificates start well in the past: the simulator clock can be set back (to replay the 2025
+# transition dates, say) and every key must still be valid then, as must a lagging client's.
+BACKDATE = dt.timedelta(days=3 * 365)
 
 # NIHII profession digit (domain-rules 2.2) -> eHealth certificate profession words allowed.
 # Digit 4 covers nurses and midwives; the first word is the default.
@@ -249,7 +250,7 @@ def _issue(
         .public_key(public)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - BACKDATE)
-        .not_valid_after(now - BACKDATE + lifetime)
+        .not_valid_after(now + lifetime)
         .add_extension(x509.BasicConstraints(ca=is_ca, path_length=0 if is_ca else None), True)
         .add_extension(usage, critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
@@ -395,10 +396,11 @@ class TestPki:
         return {role: self.pki_dir / f"{role}.pem" for role in _ROLE_FILES}
 
     @classmethod
-    def load_or_create(cls, data_dir: Path) -> TestPki:
+    def load_or_create(cls, data_dir: Path, *, now: dt.datetime | None = None) -> TestPki:
+        """`now`: when a new PKI starts being valid (conformance suites dated in the past)."""
         pki_dir = data_dir / "pki"
         if not pki_dir.is_dir():
-            cls._create(data_dir)
+            cls._create(data_dir, now or dt.datetime.now(dt.UTC))
         ca = _load_identity(pki_dir, "ca", ())
         identities = {"ca": ca}
         for role in _ROLE_FILES[1:]:
@@ -406,13 +408,13 @@ class TestPki:
         return cls(data_dir, identities)
 
     @staticmethod
-    def _create(data_dir: Path) -> None:
+    def _create(data_dir: Path, now: dt.datetime) -> None:
         # Build the whole directory aside, then rename it into place in one step: a second
         # process starting at the same moment either wins the rename or loads the winner's.
         data_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=data_dir, prefix=".pki-"))
         try:
-            for role, identity in _generate(dt.datetime.now(dt.UTC)).items():
+            for role, identity in _generate(now).items():
                 (staging / f"{role}.pem").write_bytes(identity.cert_pem)
                 _write_atomic(staging / f"{role}.key", _key_pem(identity.key))
             try:
@@ -430,6 +432,8 @@ class TestPki:
         name: str | None = None,
         key_type: str = "rsa",
         profession: str | None = None,
+        *,
+        now: dt.datetime | None = None,
     ) -> Identity:
         """A care provider's authentication identity; the cert is recorded for the ETK depot."""
         if not (len(ssin) == 11 and ssin.isascii() and ssin.isdigit()):
@@ -441,7 +445,7 @@ class TestPki:
             provider_subject(nihii, ssin, name, word),
             key,
             self.ca,
-            now=dt.datetime.now(dt.UTC),
+            now=now or dt.datetime.now(dt.UTC),
             lifetime=LEAF_LIFETIME,
             # keyEncipherment only makes sense for RSA (key transport); EC gets signature only.
             usage=_key_usage(content=True, encipher=is_rsa),

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from simulator.security.pki import (
+    BACKDATE,
     CertSubject,
     Identity,
     KeystoreError,
@@ -106,13 +107,14 @@ def test_all_keys_are_rsa_2048_and_chain_to_the_ca(pki: TestPki) -> None:
         assert chains_to(identity.cert, pki.ca.cert), role
 
 
-def test_validity_starts_a_day_early_ca_ten_years_others_two(pki: TestPki) -> None:
+def test_validity_starts_three_years_early_ca_ten_years_others_two(pki: TestPki) -> None:
+    # Valid back to three years ago so the simulator clock can be set back (2025 transition).
     ca = pki.ca.cert
-    assert dt.timedelta(hours=23) < NOW - ca.not_valid_before_utc < dt.timedelta(hours=25)
-    assert 3640 <= (ca.not_valid_after_utc - ca.not_valid_before_utc).days <= 3660
+    assert abs(NOW - ca.not_valid_before_utc - BACKDATE) < dt.timedelta(hours=1)
+    assert 3640 <= (ca.not_valid_after_utc - NOW).days <= 3660
     for role, identity in _roles(pki).items():
-        life = identity.cert.not_valid_after_utc - identity.cert.not_valid_before_utc
-        assert 720 <= life.days <= 740, role
+        assert identity.cert.not_valid_before_utc <= NOW - BACKDATE + dt.timedelta(hours=1), role
+        assert 720 <= (identity.cert.not_valid_after_utc - NOW).days <= 740, role
     ca_constraints = ca.extensions.get_extension_for_class(x509.BasicConstraints).value
     assert ca_constraints.ca
     leaf_constraints = pki.sts.cert.extensions.get_extension_for_class(x509.BasicConstraints)
@@ -384,7 +386,8 @@ def test_chains_to_refuses_a_forged_issuer_name(pki: TestPki, doctor: Identity) 
 def test_chains_to_checks_validity(pki: TestPki, doctor: Identity) -> None:
     assert chains_to(doctor.cert, pki.ca.cert, at=NOW + dt.timedelta(days=365))
     assert not chains_to(doctor.cert, pki.ca.cert, at=NOW + dt.timedelta(days=800))
-    assert not chains_to(doctor.cert, pki.ca.cert, at=NOW - dt.timedelta(days=2))
+    assert chains_to(doctor.cert, pki.ca.cert, at=NOW - BACKDATE + dt.timedelta(days=1))
+    assert not chains_to(doctor.cert, pki.ca.cert, at=NOW - BACKDATE - dt.timedelta(days=2))
 
 
 def test_chains_to_verifies_ecdsa_issuers() -> None:

@@ -17,7 +17,7 @@ from lxml import etree
 
 from simulator.codecs.blob import encode_blob
 from simulator.security import xmldsig
-from simulator.security.pki import Identity, TestPki
+from simulator.security.pki import BACKDATE, Identity, TestPki
 from simulator.security.xades import (
     BASE64,
     ENCRYPTED,
@@ -53,7 +53,7 @@ def signer(pki: TestPki) -> Identity:
 
 @pytest.fixture(scope="module")
 def tsa(pki: TestPki) -> Identity:
-    return issue_tsa(pki.ca, now=pki.ca.cert.not_valid_before_utc + timedelta(days=1))
+    return issue_tsa(pki.ca, now=_made(pki) + timedelta(hours=1))
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +63,14 @@ def ca_pem(pki: TestPki, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _made(pki: TestPki) -> datetime:
+    """When the test PKI was made (its certificates start BACKDATE earlier)."""
+    return pki.ca.cert.not_valid_before_utc + BACKDATE
+
+
 def _moment(pki: TestPki) -> datetime:
     # Inside every certificate's validity, whatever day the test PKI was made.
-    return pki.ca.cert.not_valid_before_utc + timedelta(days=2)
+    return _made(pki) + timedelta(hours=2)
 
 
 def _post(content_type: str, encoding: str, payload: bytes | None = None) -> etree._Element:
