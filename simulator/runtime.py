@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
@@ -14,6 +15,7 @@ from simulator.scenarios.shipped import load_named
 from simulator.security.etk import build_etk
 from simulator.security.pki import TestPki, parse_subject
 from simulator.security.saml import AssertionCache
+from simulator.server.metrics import Metrics
 from simulator.services.registry import Registry
 from simulator.soap.validation import OfficialSchemas, ProjectSchemas
 from simulator.store.base import Store
@@ -36,6 +38,9 @@ class Simulator:
     records: Records
     scenarios: ScenarioEngine
     assertion_cache: AssertionCache = field(default_factory=AssertionCache)
+    metrics: Metrics = field(default_factory=Metrics)
+    # The admin token when settings.admin_token is None (see server/auth.py).
+    generated_admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     @property
     def security_mode(self) -> SecurityMode:

@@ -15,6 +15,7 @@ from simulator.cli.options import add_data_dir_argument
 from simulator.config import DEFAULT_PORT, DEFAULT_SCENARIO, DEFAULT_SEED, SecurityMode, Settings
 from simulator.runtime import Simulator
 from simulator.scenarios import ScenarioError
+from simulator.server import auth
 from simulator.server.app import create_app, server_ssl_context
 
 EPILOG = """\
@@ -131,4 +132,9 @@ def banner(sim: Simulator) -> str:
     lines += [f"    {s:<{widths[0]}}  {n:<{widths[1]}}  {url}" for s, n, url in rows]
     admin = "  ".join(f"{base}/__admin/{page}" for page in ("health", "journal", "population"))
     lines += ["", f"  admin: {admin}"]
+    lines += [f"  admin API: {base}/__admin/openapi.json   metrics: {base}/metrics"]
+    if auth.token_required(sim):
+        # A token the user chose is theirs to know; only a generated one is shown.
+        shown = "the --admin-token value" if sim.settings.admin_token else auth.admin_token(sim)
+        lines += [f"  admin token: {shown}  (send Authorization: Bearer <token>)"]
     return "\n".join(lines)

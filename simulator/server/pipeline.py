@@ -196,22 +196,22 @@ def _journal(sim: Simulator, exchange: Exchange) -> None:
         outcome = "business-error"
     else:
         outcome = "ok"
-    sim.store.record(
-        JournalEntry(
-            at=exchange.received_at.isoformat(),
-            service=operation.service if operation else "unknown",
-            operation=operation.name if operation else "unknown",
-            path=exchange.path,
-            soap_action=exchange.soap_action,
-            outcome=outcome,
-            code=exchange.business_code,
-            http_status=exchange.http_status,
-            duration_ms=round((time.perf_counter() - exchange.started) * 1000, 3),
-            provider_nihii=exchange.provider_nihii or exchange.caller.nihii,
-            patient_ssin=exchange.patient_ssin,
-            security=exchange.security,
-            stages=[{"name": s.name, "ms": s.ms, "note": s.note} for s in exchange.stages],
-            request=exchange.body.decode("utf-8", errors="replace"),
-            response=exchange.response.decode("utf-8", errors="replace"),
-        )
+    entry = JournalEntry(
+        at=exchange.received_at.isoformat(),
+        service=operation.service if operation else "unknown",
+        operation=operation.name if operation else "unknown",
+        path=exchange.path,
+        soap_action=exchange.soap_action,
+        outcome=outcome,
+        code=exchange.business_code,
+        http_status=exchange.http_status,
+        duration_ms=round((time.perf_counter() - exchange.started) * 1000, 3),
+        provider_nihii=exchange.provider_nihii or exchange.caller.nihii,
+        patient_ssin=exchange.patient_ssin,
+        security=exchange.security,
+        stages=[{"name": s.name, "ms": s.ms, "note": s.note} for s in exchange.stages],
+        request=exchange.body.decode("utf-8", errors="replace"),
+        response=exchange.response.decode("utf-8", errors="replace"),
     )
+    sim.store.record(entry)
+    sim.metrics.observe(entry)

@@ -58,6 +58,6 @@ class Store(Protocol):
         reused, even across restarts (a restart may skip values)."""
 
     def clear(self) -> None:
-        """Forget all state (admin reset)."""
+        """Forget the journal (admin reset); sequences go on, so no number is ever reused."""
 
     def close(self) -> None: ...

@@ -147,14 +147,12 @@ class SqliteStore:
 
     # -- lifecycle -----------------------------------------------------------------------
     def clear(self) -> None:
+        # Sequences are kept: numbers handed out (commitments, attestations) stay unique even
+        # across an admin reset, as the insurer's would.
         with self._pending_lock:
             self._pending.clear()
-        with self._sequence_lock:
-            self._reserved.clear()
         with self._journal.transaction() as db:
             db.execute("DELETE FROM journal")
-        with self._state.transaction() as db:
-            db.execute("DELETE FROM sequences")
 
     def close(self) -> None:
         self._closing = True
