@@ -133,6 +133,13 @@ class ConnectorClient:
         now = self._now()
         if self._token is not None and self._token.expires - TOKEN_RENEWAL_MARGIN > now:
             return self._token.assertion
+        reply = await self._post(STS_PATH, "", self.token_request(now))
+        assertion = sts_codec.read_assertion(reply.payload)
+        self._token = _Token(assertion, _conditions_end(assertion))
+        return assertion
+
+    def token_request(self, now: datetime) -> etree._Element:
+        """The STS request for a token, signed with the keystore's certificate."""
         if self.subject.ssin is None:
             raise ValueError("the keystore certificate carries no SSIN")
         rst = sts_codec.build_request(
@@ -145,11 +152,7 @@ class ConnectorClient:
         )
         envelope = new_envelope(rst)
         sign_envelope_x509(envelope, self.identity.key, self.identity.cert, now=now)
-        reply = await self._post(STS_PATH, "", envelope)
-        assertion = sts_codec.read_assertion(reply.payload)
-        expires = _conditions_end(assertion)
-        self._token = _Token(assertion, expires)
-        return assertion
+        return envelope
 
     async def insurer_etk(self) -> bytes:
         """MyCareNet's ETK, which requests are sealed for."""

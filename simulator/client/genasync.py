@@ -69,6 +69,29 @@ async def post(
 ) -> codec.TAck:
     """Post `content` (deflated, base64) to `mailbox`; returns the TAck."""
     moment = (now or _utc)()
+    payload = post_payload(
+        client,
+        content,
+        message_name=message_name,
+        input_reference=input_reference,
+        with_xades=with_xades,
+        moment=moment,
+    )
+    to = destination(destination_io)
+    answer = await call(client, mailbox, "post", payload, to=to, now=moment)
+    return codec.parse_post_response(answer)
+
+
+def post_payload(
+    client: ConnectorClient,
+    content: bytes,
+    *,
+    message_name: str,
+    input_reference: str,
+    with_xades: bool,
+    moment: datetime,
+) -> etree._Element:
+    """The `post` request body: the blob and, as the connector adds it, its XAdES-BES."""
     common = codec.CommonInput(
         is_test=True, origin=origin_of(client), input_reference=input_reference
     )
@@ -81,9 +104,12 @@ async def post(
             detail, key=client.identity.key, cert=client.identity.cert, signing_time=moment
         )
         payload.append(codec.build_post(common, blob, xades=signature)[-1])
-    to = f"{DESTINATION_PREFIX}{destination_io}" if destination_io else None
-    answer = await call(client, mailbox, "post", payload, to=to, now=moment)
-    return codec.parse_post_response(answer)
+    return payload
+
+
+def destination(destination_io: str | None) -> str | None:
+    """The WS-Addressing To of a post addressed to one insurer (None: the mailbox's default)."""
+    return f"{DESTINATION_PREFIX}{destination_io}" if destination_io else None
 
 
 async def get(
@@ -143,12 +169,35 @@ async def call(
     now: datetime,
 ) -> etree._Element:
     """One signed GenAsync exchange; returns the answer's payload or raises the fault."""
-    path = MAILBOXES[mailbox].path
+    path, action, body = signed_request(
+        client, await client.token(), mailbox, operation, payload, to=to, now=now
+    )
+    status, raw = await client.post_raw(path, body, action)
+    return read_answer(client, status, raw, now=now)
+
+
+def signed_request(
+    client: ConnectorClient,
+    assertion: etree._Element,
+    mailbox: str,
+    operation: str,
+    payload: etree._Element,
+    *,
+    to: str | None,
+    now: datetime,
+) -> tuple[str, str, bytes]:
+    """Path, SOAPAction and body of a GenAsync request signed with the SAML token."""
     action = ACTIONS[operation]
     headers = request_headers(action, to=to, message_id=f"uuid:{uuid.uuid4()}")
     envelope = new_envelope(payload, headers)
-    sign_envelope_saml(envelope, await client.token(), client.identity.key, now=now)
-    status, raw = await client.post_raw(path, serialize(envelope), action)
+    sign_envelope_saml(envelope, assertion, client.identity.key, now=now)
+    return MAILBOXES[mailbox].path, action, serialize(envelope)
+
+
+def read_answer(
+    client: ConnectorClient, status: int, raw: bytes, *, now: datetime
+) -> etree._Element:
+    """The answer's payload once its signature holds; raises GenAsyncFaultError for a fault."""
     root = parse_xml(raw)
     fault = root.find(f"{{{SOAP11}}}Body/{{{SOAP11}}}Fault")
     if fault is not None:
