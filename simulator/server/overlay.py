@@ -100,7 +100,7 @@ def token_must_be_expired(sim: Simulator, exchange: Exchange) -> bool:
     return decision is not None and isinstance(decision.action, ExpiredToken)
 
 
-def message_delay(sim: Simulator, exchange: Exchange) -> float | None:
+def message_delay(sim: Simulator, exchange: Exchange) -> float:
     """For GenAsync post: extra seconds before the answers are delivered; inf = never."""
     decision = decide(sim, exchange)
     if decision is None:
