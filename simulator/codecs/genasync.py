@@ -95,6 +95,9 @@ class Blob:
     reference: str | None = None
     issuer: str | None = None
     hash_value: str | None = None  # as sent; builders always write the computed one
+    # The Detail text already encoded (base64 of the content, deflated when so): builders
+    # write it as is instead of compressing the content again (stored mailbox messages).
+    encoded: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -428,7 +431,11 @@ def add_blob(parent: etree._Element, tag: str, blob: Blob) -> etree._Element:
         if value is not None:
             element.set(name, value)
     try:
-        element.text = encode_blob(blob.content, blob.content_encoding)
+        element.text = (
+            blob.encoded
+            if blob.encoded is not None
+            else encode_blob(blob.content, blob.content_encoding)
+        )
     except BlobError as error:
         raise PayloadError(f"{tag}: {error}") from None
     return element

@@ -186,9 +186,10 @@ def _optional_nihii_status(value: str) -> str:
     return _nihii_status(value, True)
 
 
-# Zones 4, 5 and 6a of a record 50 (chars 10-32): whether the code counts in the control
-# number, the first service date, and the findings (code, zone, detail) in order.
-_CodeAndDates = tuple[bool, date | None, tuple[tuple[str, str, str], ...]]
+# Zones 4, 5 and 6a of a record 50 (chars 10-32): what the code adds to the control number
+# (0 when it does not count), the code, the first service date, and the findings (code,
+# zone, detail) in order.
+_CodeAndDates = tuple[int, str, date | None, tuple[tuple[str, str, str], ...]]
 
 
 def _code_and_dates(zones: str, today: date, oldest: date) -> _CodeAndDates:
@@ -196,8 +197,8 @@ def _code_and_dates(zones: str, today: date, oldest: date) -> _CodeAndDates:
     code_error = _code_status(code)
     first, date_errors = _service_dates(zones[7:], today, oldest)
     found = ((code_error, "4", code),) if code_error else ()
-    summable = code_error in ("", "500402", "500432")
-    return summable, first, found + date_errors
+    summable = code_error in ("", "500402", "500432")  # digits, whatever their validity
+    return int(code) if summable else 0, code, first, found + date_errors
 
 
 _TWO_DIGITS = tuple(f"{n:02d}" for n in range(100))
@@ -452,7 +453,7 @@ class Validator:
                 self._codes_dates.clear()
             checked = _code_and_dates(zones, self._today, self._oldest)
             self._codes_dates[zones] = checked
-        summable, first, zone_findings = checked
+        code_value, code, first, zone_findings = checked
         for error_code, zone, detail in zone_findings:
             self._reject(error_code, index, "50", zone, detail)
         beneficiary = text[35:48]
@@ -475,15 +476,13 @@ class Validator:
             supplement = self._amount(index, "50", text, 164, 174, "503001", "30")
         if self._situations is not None and first is not None and len(found) == before:
             finding = self._situations.check(
-                zones[:7], first, text[16:24], text[37:48], text[68:79], text[107:112], amount,
-                share,
+                code, first, text[16:24], text[37:48], text[68:79], text[107:112], amount, share
             )
             if finding is not None:
                 self._reject(finding[0], index, "50", finding[1], finding[2])
         sums = self._invoice
         if sums is not None:
-            if summable:
-                sums.codes += int(zones[:7])
+            sums.codes += code_value
             sums.amount_a += amount
             sums.share += share
             sums.supplement += supplement

@@ -133,6 +133,14 @@ def tariff(
     return result
 
 
+_UNITS: dict[str, int] = {}  # zone 22 text -> units: a file has a handful of distinct values
+
+
+def _unit_count(units: str) -> int:
+    """Zone 22 is a sign and four digits; anything else is priced as one unit."""
+    return int(units) if units[:1] in ("+", "-", "0") and units[1:].isdigit() else 1
+
+
 class Situations:
     """The population's answers for the records 50 of one file, cached by patient and provider."""
 
@@ -197,8 +205,9 @@ class Situations:
         prices = tariff(code, facts.patient, kind, age, dmg, day) if cached is None else cached[1]
         if prices is None:
             return None
-        # Zone 22 is a sign and four digits; anything else is priced as one unit.
-        count = int(units) if units[:1] in ("+", "-", "0") and units[1:].isdigit() else 1
+        count = _UNITS.get(units)
+        if count is None:
+            count = _store(_UNITS, units, _unit_count(units))
         expected, expected_share = prices[0] * count, prices[1] * count
         if amount != expected:
             return ("501940", "19", f"{amount} cents, tariff gives {expected}")

@@ -321,18 +321,38 @@ def _segment300_error(header: Header, percentage: str, rejection_type: str) -> s
     )
 
 
-def _block(header: Header, record: Record, found: Sequence[Rejection], mutuality: str) -> str:
-    return format_block(
-        ErrorBlock(
-            sending_number=header.zone300("301"),
-            creation_date=header.zone300("302"),
-            year_month=header.zone300("300"),
-            mutuality=mutuality,
-            errors=tuple(BlockError(r.letter, r.code) for r in found[:MAX_ERRORS]),
-            comment=_plain("; ".join(f"{r.letter}{r.code} {r.fr}" for r in found[:MAX_ERRORS])),
-            index=record.index,
+class _Blocks:
+    """The error blocks of one answer file. The header's zones are read once, and a record
+    without errors (most of them) gets the same block but for its index: kept per mutuality."""
+
+    def __init__(self, header: Header) -> None:
+        self._sending_number = header.zone300("301")
+        self._creation_date = header.zone300("302")
+        self._year_month = header.zone300("300")
+        self._clean: dict[str, str] = {}
+
+    def _format(self, index: int, found: Sequence[Rejection], mutuality: str) -> str:
+        return format_block(
+            ErrorBlock(
+                sending_number=self._sending_number,
+                creation_date=self._creation_date,
+                year_month=self._year_month,
+                mutuality=mutuality,
+                errors=tuple(BlockError(r.letter, r.code) for r in found[:MAX_ERRORS]),
+                comment=_plain(
+                    "; ".join(f"{r.letter}{r.code} {r.fr}" for r in found[:MAX_ERRORS])
+                ),
+                index=index,
+            )
         )
-    )
+
+    def of(self, record: Record, found: Sequence[Rejection], mutuality: str) -> str:
+        if found:
+            return self._format(record.index, found, mutuality)
+        clean = self._clean.get(mutuality)
+        if clean is None:
+            clean = self._clean[mutuality] = self._format(0, (), mutuality)[:-6]
+        return clean + f"{record.index:06d}"
 
 
 def _plain(text: str) -> str:
@@ -370,6 +390,7 @@ def write_rejections(
     rejection_type = ("01" if blocking else "02") if whole_file else "00"
     out.write(_answer200(message, header))
     out.write(_segment300_error(header, "00000", rejection_type).encode("ascii"))
+    blocks = _Blocks(header)
     count = 0
     destination = "000"
     for record in records:
@@ -377,7 +398,7 @@ def write_rejections(
         if record.type == "20":
             destination = record.text[84:87]
         found = grouped.get(record.index, ())
-        out.write((record.text + _block(header, record, found, destination)).encode("ascii"))
+        out.write((record.text + blocks.of(record, found, destination)).encode("ascii"))
     _patch_percentage(out, len(grouped), count)
 
 
@@ -414,8 +435,12 @@ def write_settlement(
     out.write(_answer200("920900", header))
     out.write(_segment300_error(header, "00000", "00").encode("ascii"))
     mutualities: dict[str, _Settlement] = defaultdict(_Settlement)
+    blocks = _Blocks(header)
     destination = ""
     invoice_rejected = False
+    # Services of the current invoice not yet paid: an F or B on its record 80 rejects them
+    # all, so they are paid only once the 80 is read (as `domain.efact_processing.settle`).
+    pending: list[int] = []
     count = 0
     for record in records:
         if record.type in ("95", "96"):
@@ -425,16 +450,20 @@ def write_settlement(
         if record.type == "20":
             destination = record.text[84:87]
             invoice_rejected = any(r.letter in "FB" for r in found)
+            pending = []
         elif record.type == "80":
             invoice_rejected = invoice_rejected or any(r.letter in "FB" for r in found)
+            if not invoice_rejected:
+                mutualities[destination].accepted += sum(pending)
+            pending = []
         elif record.type == "50":
             amount = int(record.text[87:99]) if record.text[88:99].isdigit() else 0
             totals = mutualities[destination]
             totals.requested += amount
             totals.records += 1
-            if not invoice_rejected and not any(r.letter in "RFB" for r in found):
-                totals.accepted += amount
-        block = _block(header, record, found, destination or "000")
+            if not any(r.letter in "RFB" for r in found):
+                pending.append(amount)
+        block = blocks.of(record, found, destination or "000")
         out.write((record.text + block).encode("latin-1"))
     reference = f"{payment_date:%Y%m%d}{header.zone200('204')[-14:]}"
     federations: dict[str, _Settlement] = defaultdict(_Settlement)

@@ -8,6 +8,11 @@ Delays count from the post, on `sim.clock`: advancing the clock makes the steps 
 Defaults 2 s / 10 s / 30 s; `configure(sim, ...)` or MYCARENET_EFACT_DELAYS="2,10,30" (seconds)
 change them. MediPrima (hcpfac_12) gets the same answers named ECM-HCPFAC/HCPVWR/HCPAFD.
 
+A scenario rule that fired on the post (read by GenAsync post, kept in the state so that it
+survives a restart) may delay every answer of the file (`delay_seconds`), withhold them (the
+insurer processes the file, no answer ever reaches the mailbox) or force a rejection code,
+placed by `domain.efact_processing.forced` and judged like any other finding.
+
 Due steps run lazily when a provider calls `get` (`advance`). The state lives in `sim.records`:
 each step is committed with the message it delivered, and a delivery interrupted by a crash is
 recognised on restart (its hash is noted before delivering), so nothing is lost or sent twice.
@@ -19,6 +24,7 @@ from __future__ import annotations
 import base64
 import io
 import logging
+import math
 import os
 import weakref
 from dataclasses import dataclass, field
@@ -29,10 +35,10 @@ from simulator.clock import BRUSSELS
 from simulator.codecs.blob import hash_value
 from simulator.domain import efact_processing as efact_rules
 from simulator.efact import writer
-from simulator.efact.checks import CheckOptions, Validator
+from simulator.efact.checks import CheckOptions, check_file
 from simulator.efact.errors import Rejection, rejection
 from simulator.efact.layout import RECORD_LENGTH, SEGMENT200_LENGTH
-from simulator.efact.parser import EfactFormatError, parse
+from simulator.efact.parser import EfactFormatError, Record, parse
 from simulator.runtime import Simulator
 from simulator.services import mailbox as boxes
 
@@ -87,22 +93,45 @@ def config_of(sim: Simulator) -> ProcessingConfig:
 # -- receiving --------------------------------------------------------------------------------
 
 
-def received(sim: Simulator, mailbox: str, reference: str) -> None:
+@dataclass(frozen=True)
+class ScenarioEffect:
+    """What a scenario rule does to one posted file's answers."""
+
+    rule: str  # the rule's id, for the state and the admin API
+    delay_seconds: float = 0.0  # every answer comes this much later; inf = never delivered
+    reject_code: str | None = None  # an eFact catalogue code to find in the file
+
+    @property
+    def withheld(self) -> bool:
+        return math.isinf(self.delay_seconds)
+
+
+def processes(mailbox: str) -> bool:
+    """Whether the insurer answers what is posted to `mailbox` (eFact and MediPrima files)."""
+    return mailbox in PREFIXES
+
+
+def received(
+    sim: Simulator, mailbox: str, reference: str, effect: ScenarioEffect | None = None
+) -> None:
     """A 920000 was posted (kept by `mailbox.keep_post`): schedule the insurer's answers."""
     if mailbox not in PREFIXES:
         return
     posted = sim.records.get(boxes.POSTED, f"{mailbox}/{reference}")
     if posted is None:
         raise KeyError(f"no posted message {reference!r} in {mailbox}")
-    at = datetime.fromisoformat(str(posted["received_at"]))
     config = config_of(sim)
+    late = timedelta(0)
+    if effect is not None and not effect.withheld:
+        late = timedelta(seconds=effect.delay_seconds)
+    at = datetime.fromisoformat(str(posted["received_at"])) + late
     state: dict[str, Any] = {
         "mailbox": mailbox,
         "reference": reference,
         "sender": posted["sender_nihii"],
         "insurer": posted["destination_io"],
         "input_reference": posted.get("input_reference"),
-        "received_at": at.isoformat(),
+        "received_at": str(posted["received_at"]),
         "step": "received",
         "due": {
             "receipt": (at + config.receipt_after).isoformat(),
@@ -110,6 +139,13 @@ def received(sim: Simulator, mailbox: str, reference: str) -> None:
             "settle": (at + max(config.check_after, config.settle_after)).isoformat(),
         },
     }
+    if effect is not None:
+        state["scenario"] = {
+            "rule": effect.rule,
+            "delay_seconds": 0.0 if effect.withheld else effect.delay_seconds,
+            "withheld": effect.withheld,
+            "reject_code": effect.reject_code,
+        }
     problem = _unreadable(base64.b64decode(str(posted["content"])))
     if problem:
         state.update(step="unreadable", problem=problem)
@@ -195,9 +231,10 @@ def _run(sim: Simulator, state: dict[str, Any], now: datetime) -> int:
 
 
 def _check(sim: Simulator, state: dict[str, Any], at: datetime) -> int:
+    content = _content(sim, state)
     if "decision" not in state:  # not decided before a crash: decide now, once
         try:
-            decision = _decide(sim, state, at.astimezone(BRUSSELS).date())
+            decision = _decide(sim, state, at.astimezone(BRUSSELS).date(), content)
         except EfactFormatError as error:
             state.update(step="unreadable", problem=str(error))
             sim.records.put(FILES, _file_key(state), state)
@@ -214,38 +251,60 @@ def _check(sim: Simulator, state: dict[str, Any], at: datetime) -> int:
     accepted = state["decision"]["verdict"] == efact_rules.ACCEPTED
     if accepted:
         _remember(sim, state)
-    header, records = parse(_content(sim, state))
+    header, records = parse(content)
     out = io.BytesIO()
     writer.write_rejections(out, header, records, _rejections(state), whole_file=not accepted)
     name = "HCPFAC" if accepted else "HCPVWR"
     return _deliver(sim, state, name, out.getvalue(), "checked" if accepted else "rejected")
 
 
-def _decide(sim: Simulator, state: dict[str, Any], today: date) -> efact_rules.Decision:
+def _decide(
+    sim: Simulator, state: dict[str, Any], today: date, content: bytes
+) -> efact_rules.Decision:
     config = config_of(sim)
-    header, records = parse(_content(sim, state))
     options = CheckOptions(
         today=today,
         population=sim.population if config.check_population else None,
         max_age_months=config.max_age_months if config.max_age_months is not None else 1200,
     )
-    validator = Validator(header, options)
-    kinds: list[str] = []
+    checked = check_file(content, options)  # chunked: no Record object per record
+    # Record types in file order: `received` made sure the content is whole 350-char records.
+    kinds = [
+        content[start : start + 2].decode("latin-1")
+        for start in range(_SEGMENTS, len(content), RECORD_LENGTH)
+    ]
     facts: efact_rules.FileFacts | None = None
-    for record in records:
-        if record.index == 1 and record.type == "10":
-            facts = efact_rules.file_facts(record)
-        kinds.append(record.type)
-        validator.feed(record)
+    if kinds and kinds[0] == "10":
+        first = content[_SEGMENTS : _SEGMENTS + RECORD_LENGTH].decode("latin-1")
+        facts = efact_rules.file_facts(Record(1, "10", first))
     received_on = datetime.fromisoformat(str(state["received_at"])).astimezone(BRUSSELS).date()
     prior = _prior(sim, state, facts) if facts is not None else []
-    return efact_rules.decide(kinds, validator.finish(), facts, received_on, prior, config.rules)
+    known = facts is None or not config.check_population or _knows(sim, state, facts)
+    code = state.get("scenario", {}).get("reject_code")
+    force = efact_rules.forced(kinds, str(code)) if code else None
+    return efact_rules.decide(
+        kinds, checked, facts, received_on, prior, config.rules,
+        third_party_known=known, force=force,
+    )  # fmt: skip
+
+
+def _knows(sim: Simulator, state: dict[str, Any], facts: efact_rules.FileFacts) -> bool:
+    """Whether the insurer knows the third party (R10 Z14): a provider or institution of the
+    population, or the sender itself (any provider is served as a walk-in, as on eTar)."""
+    nihii = facts.third_party[1:]
+    population = sim.population
+    return (
+        nihii == str(state["sender"])
+        or population.provider(nihii) is not None
+        or population.institution(nihii) is not None
+    )
 
 
 def _settle(sim: Simulator, state: dict[str, Any], at: datetime) -> int:
     today = at.astimezone(BRUSSELS).date()
     found = _rejections(state)
-    header, records = parse(_content(sim, state))
+    content = _content(sim, state)
+    header, records = parse(content)
     settlement = efact_rules.settle(records, found, today, config_of(sim).rules)
     state["settlement"] = {
         "requested": settlement.requested,
@@ -253,7 +312,7 @@ def _settle(sim: Simulator, state: dict[str, Any], at: datetime) -> int:
         "rejected": settlement.rejected,
         "payment_date": settlement.payment_date.isoformat(),
     }
-    header, records = parse(_content(sim, state))
+    header, records = parse(content)
     out = io.BytesIO()
     writer.write_settlement(out, header, records, found, payment_date=settlement.payment_date)
     return _deliver(sim, state, "HCPAFD", out.getvalue(), "settled")
@@ -267,9 +326,13 @@ def _deliver(sim: Simulator, state: dict[str, Any], name: str, content: bytes, s
     delivering but before the step is saved, the restart finds the message and skips it."""
     digest = hash_value(content)
     mailbox, recipient = str(state["mailbox"]), str(state["sender"])
-    already = state.get("sending") == digest and any(
-        stored.document.get("hash") == digest
-        for stored in boxes.waiting_messages(sim, mailbox, recipient)
+    withheld = bool(state.get("scenario", {}).get("withheld"))
+    already = withheld or (
+        state.get("sending") == digest
+        and any(
+            stored.document.get("hash") == digest
+            for stored in boxes.waiting_messages(sim, mailbox, recipient)
+        )
     )
     if not already:
         state["sending"] = digest
@@ -285,9 +348,14 @@ def _deliver(sim: Simulator, state: dict[str, Any], name: str, content: bytes, s
         )
     state.pop("sending", None)
     state["step"] = step
-    state.setdefault("history", []).append(
-        {"step": step, "message": content[:6].decode("ascii"), "at": sim.clock.now().isoformat()}
-    )
+    entry: dict[str, Any] = {
+        "step": step,
+        "message": content[:6].decode("ascii"),
+        "at": sim.clock.now().isoformat(),
+    }
+    if withheld:
+        entry["withheld"] = True  # processed, never delivered
+    state.setdefault("history", []).append(entry)
     sim.records.put(FILES, _file_key(state), state)
     return 0 if already else 1
 
@@ -385,9 +453,11 @@ def file_state(sim: Simulator, mailbox: str, reference: str) -> dict[str, Any] |
 __all__ = [
     "ENVIRONMENT",
     "ProcessingConfig",
+    "ScenarioEffect",
     "advance",
     "config_of",
     "configure",
     "file_state",
+    "processes",
     "received",
 ]

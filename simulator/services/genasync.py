@@ -17,7 +17,9 @@ from simulator.codecs import genasync as codec
 from simulator.codecs.mycarenet_commons import PayloadError
 from simulator.config import SecurityMode
 from simulator.runtime import Simulator
+from simulator.scenarios.model import Reject
 from simulator.security.xades import XadesError, verify_blob
+from simulator.server import overlay
 from simulator.server.exchange import Exchange
 from simulator.services import efact_processing as efact
 from simulator.services import mailbox as boxes
@@ -102,10 +104,12 @@ async def post(sim: Simulator, exchange: Exchange) -> etree._Element:
         )
     sender = _recipient(sim, exchange, request.common.origin, "/post/CommonInput/Origin")
     _check_xades(sim, exchange, box, request)
+    effect = _scenario_effect(sim, exchange, box, request, destination)
 
     reference = uuid.uuid4().hex
     boxes.keep_post(sim, box.name, reference, sender, destination, request)
-    efact.received(sim, box.name, reference)  # eFact: schedule 931000/920098/920900 (hcpfac*)
+    # eFact: schedule 931000/920098/920900 (hcpfac*), as the scenario wants them
+    efact.received(sim, box.name, reference, effect)
     tack = codec.TAck(
         content=codec.tack_content(request.detail.content, codec.RESULT_SUCCESS),
         issuer=f"{codec.ISSUER_PREFIX}{destination}",
@@ -116,6 +120,42 @@ async def post(sim: Simulator, exchange: Exchange) -> etree._Element:
     )
     boxes.keep_tack(sim, box.name, sender, tack)
     return _answer(codec.build_post_response(tack), "post", addressing)
+
+
+def _scenario_effect(
+    sim: Simulator,
+    exchange: Exchange,
+    box: boxes.Mailbox,
+    request: codec.PostRequest,
+    destination: str,
+) -> efact.ScenarioEffect | None:
+    """Ask the scenario about this post, before anything is stored: a `soap_fault` rule raises
+    here; a delay, a withheld answer or a forced eFact code is returned for the processing.
+
+    A `reject` on a mailbox the insurer does not answer (gmd), or with a code outside the
+    eFact catalogue, has no place in a flat file: it is raised as a SOAP fault, still before
+    anything is stored.
+    """
+    exchange.message_name = request.detail.message_name
+    exchange.insurer = destination  # the IO the file is for: rules may match `insurer:`
+    delay = overlay.message_delay(sim, exchange)
+    decision = exchange.decision
+    if decision is None:
+        return None
+    reject = decision.action if isinstance(decision.action, Reject) else None
+    if reject is not None:
+        if not efact.processes(box.name) or reject.catalogue != "efact":
+            fault = overlay.unanswered_rejection(exchange)
+            if fault is not None:
+                raise fault
+        overlay.scenario_rejection(sim, exchange)  # the processing answers it
+    if not efact.processes(box.name) or (not delay and reject is None):
+        return None
+    return efact.ScenarioEffect(
+        decision.rule_id,
+        delay_seconds=delay or 0.0,
+        reject_code=reject.code if reject is not None else None,
+    )
 
 
 def _destination(box: boxes.Mailbox, addressing: Addressing) -> str:

@@ -133,10 +133,11 @@ def test_a_file_rule_rejects_the_whole_file_920099_type_01() -> None:
 
 
 def test_more_than_5_percent_records_in_error_is_920099_type_02_with_the_percentage() -> None:
-    # 1 rejected record out of 13 = 7.69 % > 5 %
-    decision = decide(KINDS, [rejection("501940", 7, "50", "19")], EFACT, DAY, [])
+    # 2 rejected records out of 13 = 15.38 % > 5 % (one alone never rejects a file)
+    found = [rejection("501940", 3, "50", "19"), rejection("501940", 7, "50", "19")]
+    decision = decide(KINDS, found, EFACT, DAY, [])
     assert (decision.verdict, decision.rejection_type) == (REJECTED, TOO_MANY)
-    assert (decision.records_in_error, decision.records, decision.percentage) == (1, 13, "00769")
+    assert (decision.records_in_error, decision.records, decision.percentage) == (2, 13, "01538")
 
 
 def test_exactly_5_percent_is_still_accepted_with_the_record_errors() -> None:
@@ -156,8 +157,9 @@ def test_signals_do_not_count_as_records_in_error() -> None:
 
 
 def test_the_threshold_is_configurable() -> None:
-    found = [rejection("501940", 7, "50", "19")]
-    assert decide(KINDS, found, EFACT, DAY, [], Rules(max_error_percent=10)).accepted
+    found = [rejection("501940", 3, "50", "19"), rejection("501940", 7, "50", "19")]
+    assert not decide(KINDS, found, EFACT, DAY, []).accepted
+    assert decide(KINDS, found, EFACT, DAY, [], Rules(max_error_percent=20)).accepted
 
 
 def test_services_older_than_two_months_are_rejected_500503_and_counted() -> None:

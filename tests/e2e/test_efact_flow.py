@@ -7,8 +7,8 @@ import asyncio
 import base64
 import io
 import itertools
-from collections.abc import Awaitable
-from datetime import timedelta
+from collections.abc import Awaitable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -16,6 +16,8 @@ import pytest
 
 from simulator.client import genasync as ga_client
 from simulator.client.connector import ConnectorClient
+from simulator.clock import BRUSSELS
+from simulator.codecs import genasync as codec
 from simulator.config import Settings
 from simulator.domain.efact_processing import percentage
 from simulator.efact.block import parse_block
@@ -122,14 +124,80 @@ def _settlement(answer: bytes) -> list[Record]:
 
 # -- the CIN test files -----------------------------------------------------------------------
 
+CIN_THIRD_PARTY = "18334780004"  # R10 Z14 of every CIN test file
+CIN_DAY = datetime(2014, 11, 26, 9, 0, tzinfo=BRUSSELS)  # the day after the files were made
 
-def test_a_cin_file_under_the_default_rules_is_rejected_920099_type_02(
+
+@pytest.fixture(scope="module")
+def cin_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
+    """A simulator whose clock is on the CIN files' own dates (November 2014). It is driven
+    in process: the test PKI is issued today, so no signature of it is valid in 2014 (the
+    transport is tested over HTTP by every other test of this module)."""
+    sim = Simulator.create(
+        Settings(data_dir=tmp_path_factory.mktemp("cin"), patients=600, providers=80)
+    )
+    processing.configure(sim, processing.ProcessingConfig())  # the default rules, all on
+    yield sim
+    sim.close()
+
+
+def _cin_flow(sim: Simulator, content: bytes) -> list[list[Answer]]:
+    """What GenAsync post does for the file's third party (keep it, schedule the answers),
+    then the messages its mailbox holds right away, 2 s, 10 s and 30 s later."""
+    reference = f"cin{content[227 + 32:227 + 35].decode()}"
+    common = codec.CommonInput(is_test=True, origin=codec.Origin(None, "", ""),
+                               input_reference=parse(content)[0].zone200("204"))
+    request = codec.PostRequest(common, codec.Blob(content, "HCPFAC"), None)
+    mailbox.keep_post(sim, "hcpfac", reference, CIN_THIRD_PARTY, "300", request)
+    processing.received(sim, "hcpfac", reference)
+    seen = {m.key for m in mailbox.waiting_messages(sim, "hcpfac", CIN_THIRD_PARTY)}
+    steps = []
+    for seconds in (0, 2, 8, 20):
+        sim.clock.advance(timedelta(seconds=seconds))
+        processing.advance(sim, "hcpfac")
+        new = [m for m in mailbox.waiting_messages(sim, "hcpfac", CIN_THIRD_PARTY)
+               if m.key not in seen]
+        seen.update(m.key for m in new)
+        steps.append([(str(m.document["message_name"]), mailbox.message_of(m).detail.content)
+                      for m in new])
+    return steps
+
+
+@pytest.mark.parametrize("name", CIN_FILES)
+def test_each_cin_file_is_accepted_and_answered_on_its_own_dates(
+    cin_sim: Simulator, shared_reference: Path, name: str
+) -> None:
+    """Posted by their third party in the days after they were made (one file a day; their
+    sending numbers differ), every check passes, the +10 checksums included, but one: their
+    patient is not in the synthetic population, so the invoice is refused (F200820 on its
+    record 20, 1 record of 8 = 12.50 %, or of 7). One record in error does not refuse a file: 931000,
+    920098 with that block, then 920900 paying nothing of the refused invoice."""
+    cin_sim.clock.freeze(CIN_DAY + timedelta(days=CIN_FILES.index(name)))
+    content = (shared_reference / "samples" / "efact" / name).read_bytes()
+    steps = _cin_flow(cin_sim, content)
+    assert [_types(s) for s in steps] == [
+        [], [("HCPFAC", "931000")], [("HCPFAC", "920098")], [("HCPAFD", "920900")],
+    ]  # fmt: skip
+    header, blocks = _blocks(steps[2][0][1])
+    assert blocks == {2: [("F", "200820")]}
+    records = sum(1 for _ in parse(content)[1])  # 8, or 7 without a record 51
+    assert (header.zone300("310"), header.zone300("311"), header.zone300("301")) == (
+        percentage(1, records), "00", name[-4:-1],
+    )  # fmt: skip
+    _header, settled = _blocks(steps[3][0][1])
+    assert settled == blocks
+    (record91,) = _settlement(steps[3][0][1])
+    requested = sum(int(r.text[87:99]) for r in parse(content)[1] if r.type == "50")
+    assert requested > 0 and int(record91.zone("404")) == requested
+    assert int(record91.zone("412")) == 0 and int(record91.zone("414")) == requested
+
+
+def test_a_cin_file_posted_today_by_another_provider_is_refused_920099(
     running: Running, shared_reference: Path
 ) -> None:
-    """The CIN file's patient is not in the synthetic population (F200820 on its record 20),
-    and its services of November 2014 are older than two months on the simulator's today
-    (R500503 on the 50, cascading R510119 on its 51). That is 3 of the 8 records in error,
-    37.50 % > 5 %: the whole file is rejected with type 02, and never settled."""
+    """Today a GP of the population posts it: its third party is neither the sender nor
+    known (B101420, blocking), its patient is unknown (F200820) and its services of November
+    2014 are older than two months (R500503 on the 50, cascading R510119 on its 51)."""
     _fresh_day(running)
     content = (shared_reference / "samples" / "efact" / "TFAC1SC09.509E").read_bytes()
     steps = run(_flow(running, content))
@@ -137,32 +205,10 @@ def test_a_cin_file_under_the_default_rules_is_rejected_920099_type_02(
         [], [("HCPFAC", "931000")], [("HCPVWR", "920099")], [],
     ]  # fmt: skip
     header, blocks = _blocks(steps[2][0][1])
-    assert (header.zone300("310"), header.zone300("311")) == ("03750", "02")
-    assert blocks == {2: [("F", "200820")], 3: [("R", "500503")], 4: [("R", "510119")]}
-
-
-@pytest.mark.parametrize("name", CIN_FILES)
-def test_each_cin_file_is_received_accepted_and_settled(
-    running: Running, shared_reference: Path, name: str
-) -> None:
-    """Replayed as in homologation: no two-month window and no population check (their
-    patients and third party are not in the synthetic world). Every check passes (with the
-    +10 checksums): 931000, then 920098 without error, then 920900 paying the whole file."""
-    _fresh_day(running, processing.ProcessingConfig(check_population=False, max_age_months=None))
-    content = (shared_reference / "samples" / "efact" / name).read_bytes()
-    steps = run(_flow(running, content))
-    assert [_types(s) for s in steps] == [
-        [], [("HCPFAC", "931000")], [("HCPFAC", "920098")], [("HCPAFD", "920900")],
-    ]  # fmt: skip
-    header, blocks = _blocks(steps[2][0][1])
-    assert blocks == {}
-    assert (header.zone300("310"), header.zone300("311"), header.zone300("301")) == (
-        "00000", "00", name[-4:-1],
-    )  # fmt: skip
-    (record91,) = _settlement(steps[3][0][1])
-    requested = sum(int(r.text[87:99]) for r in parse(content)[1] if r.type == "50")
-    assert requested > 0 and int(record91.zone("404")) == requested
-    assert int(record91.zone("412")) == requested and int(record91.zone("414")) == 0
+    assert (header.zone300("310"), header.zone300("311")) == ("05000", "01")
+    assert blocks == {
+        1: [("B", "101420")], 2: [("F", "200820")], 3: [("R", "500503")], 4: [("R", "510119")],
+    }  # fmt: skip
 
 
 # -- generated files --------------------------------------------------------------------------

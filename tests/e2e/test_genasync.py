@@ -462,3 +462,22 @@ def test_a_xades_over_other_content_is_refused(running: Running) -> None:
     assert caught.value.fault is not None
     assert caught.value.fault.code == "VALIDATION_ERROR"
     assert "does not verify" in caught.value.fault.message
+
+
+def test_a_delivered_message_is_stored_compressed_and_read_back_whole(running: Running) -> None:
+    """The store keeps the Detail text as signed (deflated), not the content in clear: a
+    920098 echoes each record in 800 bytes. Messages kept by an older version (content in
+    clear) are still read."""
+    sim = running.sim
+    content = b"920098" + b"0" * 200_000
+    mailbox.deliver(sim, "gmd", "00000000000", "TEST", content)
+    (stored,) = mailbox.waiting_messages(sim, "gmd", "00000000000")
+    assert "content" not in stored.document
+    assert len(str(stored.document["detail"])) < len(content) // 50
+    message = mailbox.message_of(stored)
+    assert message.detail.content == content
+    assert message.detail.encoded == stored.document["detail"]  # sent as signed, not redone
+    older = {**stored.document, "content": base64.b64encode(b"older").decode()}
+    del older["detail"]
+    assert mailbox.message_content(older) == b"older"
+    sim.records.delete(mailbox.MESSAGES, stored.key)
