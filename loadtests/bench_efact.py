@@ -28,9 +28,7 @@ import asyncio
 import io
 import itertools
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +38,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from local_server import local_server
 
 from simulator.cli.efact import parse_rate
 from simulator.client import ConnectorClient
@@ -110,29 +110,6 @@ def _bench(path: Path, world: Population, rounds: int) -> None:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-async def _healthy(base_url: str, server: subprocess.Popen[bytes]) -> None:
-    import aiohttp
-
-    async with aiohttp.ClientSession() as session:
-        for _ in range(600):
-            if server.poll() is not None:
-                raise SystemExit(f"the server exited with {server.returncode}")
-            try:
-                async with session.get(base_url + "/__admin/health") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise SystemExit("the server did not become healthy within 60 s")
-
-
 async def _post_to_920098(base_url: str, data_dir: Path, content: bytes) -> tuple[float, float]:
     """(seconds of the post round trip, seconds from the post to the 920098 in hand)."""
     pki = TestPki.load_or_create(data_dir)
@@ -163,32 +140,24 @@ async def _post_to_920098(base_url: str, data_dir: Path, content: bytes) -> tupl
 
 
 def _bench_post(invoices: int, rate: float) -> None:
-    with tempfile.TemporaryDirectory() as work:
-        data_dir = Path(work) / "sim"
-        port = _free_port()
-        base_url = f"http://127.0.0.1:{port}"
-        command = [sys.executable, "-m", "simulator", "serve", "--port", str(port), "--no-delay",
-                   "--data-dir", str(data_dir)]  # fmt: skip
+    settings = Settings()
+    today = datetime.now(UTC).date()
+    world = build_population(settings.seed, settings.patients, settings.providers, today)
+    out = io.BytesIO()
+    # Record faults only: a checksum fault is blocking and would refuse the file.
+    faults = tuple(kind for kind in FAULTS if kind != "checksum")
+    spec = Spec(invoices=invoices, error_rate=rate, seed=2, today=today, faults=faults)
+    generate(out, world, spec)
+    content = out.getvalue()
+    records = _records_of(content)
+
+    async def post() -> tuple[float, float]:
         # Receipt and check at once; the settlement an hour later, out of the figure.
-        env = {**os.environ, "MYCARENET_EFACT_DELAYS": "0,0,3600"}
-        server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE)  # fmt: skip
-        try:
-            asyncio.run(_healthy(base_url, server))
-            settings = Settings()
-            today = datetime.now(UTC).date()
-            world = build_population(settings.seed, settings.patients, settings.providers, today)
-            out = io.BytesIO()
-            # Record faults only: a checksum fault is blocking and would refuse the file.
-            faults = tuple(kind for kind in FAULTS if kind != "checksum")
-            spec = Spec(invoices=invoices, error_rate=rate, seed=2, today=today, faults=faults)
-            generate(out, world, spec)
-            content = out.getvalue()
-            records = _records_of(content)
-            posted, answered = asyncio.run(_post_to_920098(base_url, data_dir, content))
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        delays = {"MYCARENET_EFACT_DELAYS": "0,0,3600"}
+        async with local_server("--no-delay", environment=delays) as server:
+            return await _post_to_920098(server.base_url, server.data_dir, content)
+
+    posted, answered = asyncio.run(post())
     print(
         f"\npost -> 920098 over GenAsync (subprocess server, delays 0): {invoices:,} invoices, "
         f"{records:,} records, {len(content) / 1e6:.1f} MB\n"

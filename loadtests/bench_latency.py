@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
-from bench_etar import free_port, wait_healthy
+from local_server import local_server
 
 from simulator.codecs import etkdepot
 from simulator.scenarios import LatencyTable, LogNormal, Scenario, ScenarioEngine
@@ -99,13 +98,7 @@ async def over_http(
     with tempfile.TemporaryDirectory() as work:
         scenario = Path(work) / "latency.yaml"
         scenario.write_text(scenario_yaml(model), encoding="utf-8")
-        port = free_port()
-        base_url = f"http://127.0.0.1:{port}"
-        command = [sys.executable, "-m", "simulator", "serve", "--port", str(port)]
-        command += ["--data-dir", str(Path(work) / "sim"), "--scenario", str(scenario)]
-        server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            await wait_healthy(base_url, server)
+        async with local_server("--scenario", str(scenario)) as server:
             measured: list[float] = []
             think = random.Random(seed)
 
@@ -117,7 +110,7 @@ async def over_http(
                         await asyncio.sleep(think.uniform(0, 2 * think_ms) / 1000)
                         start = time.perf_counter()
                         async with session.post(
-                            base_url + ETK_PATH, data=request, headers=headers
+                            server.base_url + ETK_PATH, data=request, headers=headers
                         ) as response:
                             await response.read()
                             if response.status != 200:
@@ -127,9 +120,6 @@ async def over_http(
             started = time.perf_counter()
             await asyncio.gather(*(client() for _ in range(tasks)))
             return measured, time.perf_counter() - started
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
 
 
 def main() -> int:
