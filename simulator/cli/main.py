@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from simulator import __version__
-from simulator.cli import certs, efact, scenario, serve, world
+from simulator.cli import certs, conformance, efact, scenario, serve, world
 
 EPILOG = """\
 examples:
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     world.register(commands)
     scenario.register(commands)
     efact.register(commands)
+    conformance.register(commands)
     return parser
 
 
@@ -46,6 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(handler(args))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`... | head`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
