@@ -13,6 +13,8 @@ import base64
 import binascii
 import copy
 import functools
+import hashlib
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +26,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
 from simulator.security import xmldsig
+from simulator.security.by_identity import cache_by_identity
 from simulator.security.saml import (
     SAML1,
     AssertionCache,
@@ -32,6 +35,7 @@ from simulator.security.saml import (
 )
 from simulator.security.xmldsig import DS, WSU, SecurityError, SigningKey
 from simulator.soap.namespaces import SOAP11
+from simulator.soap.parser import parse_xml
 
 __all__ = [
     "SecurityError",
@@ -253,7 +257,7 @@ def _check_chain(cert: x509.Certificate, ca_cert: x509.Certificate, now: datetim
         )
 
 
-@functools.lru_cache(maxsize=4096)
+@cache_by_identity(maxsize=4096)
 def _chain_facts(
     cert: x509.Certificate, ca_cert: x509.Certificate
 ) -> tuple[bool, datetime, datetime]:
@@ -281,22 +285,30 @@ def sign_envelope_x509(
     ttl: timedelta = DEFAULT_TTL,
 ) -> None:
     """Add wsse:Security with Timestamp, BinarySecurityToken and a Signature over Body,
-    Timestamp and BST (the X.509 token profile used towards the STS)."""
-    security, timestamp, body_id = _new_security(envelope, now, ttl)
-    token_id = f"X509-{uuid.uuid4().hex}"
-    token = _copy(_token_template(cert))
-    security.append(token)
-    token.set(_WSU_ID, token_id)
-    key_info = _copy(_x509_key_info_template())
-    key_info[0][0].set("URI", f"#{token_id}")  # KeyInfo/SecurityTokenReference/Reference
+    Timestamp and BST (the X.509 token profile used towards the STS).
+
+    Every answer is signed this way, so the header is written from a per-certificate text
+    template (`_X509Header`): only the ids, instants, two digests and the value change per
+    message, and their canonical forms are filled in as text instead of built and
+    canonicalised element by element.
+    """
+    header = _header_for_security(envelope)
+    body_id = _body_id(envelope)
     body = envelope.find(f"{{{SOAP11}}}Body")
     assert body is not None
-    xmldsig.sign(
-        security,
-        key,
-        [(body_id, body), (timestamp.get(_WSU_ID, ""), timestamp), (token_id, token)],
-        key_info=key_info,
-    )
+    method = xmldsig.method_for(key)
+    template = _x509_header(cert, envelope.prefix, method)
+    values = {
+        "ts-id": f"TS-{uuid.uuid4().hex}",
+        "created": _xsd_instant(now),
+        "expires": _xsd_instant(now + ttl),
+        "body-id": _attribute_text(body_id),
+    }
+    values["ts-digest"] = _digest(template.timestamp_c14n.fill(values).encode())
+    values["body-digest"] = _digest(xmldsig.c14n(body))
+    signed_info = template.signed_info_c14n.fill(values).encode()
+    values["signature-value"] = _b64(xmldsig.sign_bytes(key, method, signed_info))
+    header.append(parse_xml(template.security.fill(values).encode()))
 
 
 def sign_envelope_saml(
@@ -338,9 +350,8 @@ def sign_response(
     sign_envelope_x509(root, key, cert, now=now, ttl=ttl)
 
 
-def _new_security(
-    envelope: etree._Element, now: datetime, ttl: timedelta
-) -> tuple[etree._Element, etree._Element, str]:
+def _header_for_security(envelope: etree._Element) -> etree._Element:
+    """The envelope's soap:Header (created if absent), which must not hold wsse:Security."""
     if envelope.tag != f"{{{SOAP11}}}Envelope":
         raise ValueError(f"expected a SOAP 1.1 Envelope, got {envelope.tag}")
     header = envelope.find(f"{{{SOAP11}}}Header")
@@ -349,6 +360,13 @@ def _new_security(
         envelope.insert(0, header)
     elif header.find(_SECURITY) is not None:
         raise ValueError("the envelope is already signed (it has a wsse:Security header)")
+    return header
+
+
+def _new_security(
+    envelope: etree._Element, now: datetime, ttl: timedelta
+) -> tuple[etree._Element, etree._Element, str]:
+    header = _header_for_security(envelope)
     security = etree.SubElement(
         header,
         _SECURITY,
@@ -392,6 +410,105 @@ def _x509_key_info_template() -> etree._Element:
     key_info, reference = _key_info()
     etree.SubElement(reference, f"{{{WSSE}}}Reference", URI="", ValueType=X509V3)
     return key_info
+
+
+class _Holes:
+    """Text with named holes written `@name@`: split once, filled by joining."""
+
+    def __init__(self, text: str, names: tuple[str, ...]) -> None:
+        pieces = re.split("@(" + "|".join(map(re.escape, names)) + ")@", text)
+        self._texts, self._names = pieces[0::2], pieces[1::2]
+
+    def fill(self, values: dict[str, str]) -> str:
+        parts = [self._texts[0]]
+        for name, text in zip(self._names, self._texts[1:], strict=True):
+            parts += (values[name], text)
+        return "".join(parts)
+
+
+_HOLES = ("ts-id", "created", "expires", "body-id", "body-digest", "ts-digest", "signature-value")
+
+
+@dataclass(frozen=True)
+class _X509Header:
+    """The X.509-token wsse:Security header of one certificate as text with holes.
+
+    `security` is the header as it goes in the envelope; `timestamp_c14n` and
+    `signed_info_c14n` are the exclusive c14n of its Timestamp and SignedInfo, taken by lxml
+    from the template tree, so the filled-in texts are exactly what a verifier canonicalises.
+    The BinarySecurityToken never changes: its id is derived from the certificate and its
+    digest is baked in.
+    """
+
+    security: _Holes
+    timestamp_c14n: _Holes
+    signed_info_c14n: _Holes
+
+
+@cache_by_identity(maxsize=64)
+def _x509_headers(cert: x509.Certificate) -> dict[tuple[str | None, str], _X509Header]:
+    return {}  # (soap prefix, signature method) -> template, filled by _x509_header
+
+
+def _x509_header(cert: x509.Certificate, soap_prefix: str | None, method: str) -> _X509Header:
+    templates = _x509_headers(cert)
+    template = templates.get((soap_prefix, method))
+    if template is None:
+        template = templates[soap_prefix, method] = _build_x509_header(cert, soap_prefix, method)
+    return template
+
+
+def _build_x509_header(cert: x509.Certificate, soap_prefix: str | None, method: str) -> _X509Header:
+    # Built the element-by-element way, with `@name@` placeholders, inside an envelope of the
+    # same prefix so that the header's namespace context is the one it will sit in.
+    nsmap: dict[Any, str] = {soap_prefix: SOAP11}  # None = default namespace
+    envelope = etree.Element(f"{{{SOAP11}}}Envelope", nsmap=nsmap)
+    header = etree.SubElement(envelope, f"{{{SOAP11}}}Header")
+    security = etree.SubElement(
+        header, _SECURITY, {f"{{{SOAP11}}}mustUnderstand": "1"}, nsmap={"wsse": WSSE, "wsu": WSU}
+    )
+    timestamp = _copy(_timestamp_template())
+    security.append(timestamp)
+    timestamp.set(_WSU_ID, "@ts-id@")
+    timestamp[0].text, timestamp[1].text = "@created@", "@expires@"
+    token_id = f"X509-{hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()[:32]}"
+    token = _copy(_token_template(cert))
+    security.append(token)
+    token.set(_WSU_ID, token_id)
+    references = [
+        ("@body-id@", "@body-digest@"),
+        ("@ts-id@", "@ts-digest@"),
+        (token_id, _digest(xmldsig.c14n(token))),
+    ]
+    signature = xmldsig.filled_signature(method, references, "@signature-value@")
+    security.append(signature)
+    key_info = _copy(_x509_key_info_template())
+    key_info[0][0].set("URI", f"#{token_id}")  # KeyInfo/SecurityTokenReference/Reference
+    signature.append(key_info)
+    return _X509Header(
+        security=_Holes(etree.tostring(security, encoding="unicode"), _HOLES),
+        timestamp_c14n=_Holes(xmldsig.c14n(timestamp).decode(), _HOLES),
+        signed_info_c14n=_Holes(xmldsig.c14n(signature[0]).decode(), _HOLES),
+    )
+
+
+# What exclusive c14n writes for these characters in an attribute value; the other escapes
+# are valid in the envelope text too, so one form serves both.
+_C14N_ATTRIBUTE = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", '"': "&quot;", "\t": "&#x9;", "\n": "&#xA;", "\r": "&#xD;"}
+)
+
+
+def _attribute_text(value: str) -> str:
+    return value.translate(_C14N_ATTRIBUTE)
+
+
+def _digest(data: bytes) -> str:
+    return _b64(hashlib.sha256(data).digest())
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
 
 
 def _body_id(envelope: etree._Element) -> str:

@@ -148,7 +148,7 @@ def sign(
     reference whose element contains `parent` (or is it) is enveloped and gets the
     enveloped-signature transform too. `key_info` (a ds:KeyInfo) is moved into the Signature.
     """
-    method = RSA_SHA256 if isinstance(key, rsa.RSAPrivateKey) else ECDSA_SHA256
+    method = method_for(key)
     ancestors = [parent, *parent.iterancestors()]
     enveloped = tuple(any(a is element for a in ancestors) for _, element in references)
     signature = copy.deepcopy(_signature_template(method, enveloped))
@@ -167,6 +167,25 @@ def sign(
     value_element.text = _b64(sign_bytes(key, method, c14n(signed_info)))
     if key_info is not None:
         signature.append(key_info)
+    return signature
+
+
+def method_for(key: SigningKey) -> str:
+    """The signature method we sign with: RSA or ECDSA, both over SHA-256."""
+    return RSA_SHA256 if isinstance(key, rsa.RSAPrivateKey) else ECDSA_SHA256
+
+
+def filled_signature(
+    method: str, references: Sequence[tuple[str, str]], value: str
+) -> etree._Element:
+    """A ds:Signature laid out like `sign` makes it, with the given ('#id' target, digest)
+    references and SignatureValue text: for callers that compute digests and the value
+    themselves (or put placeholders there to render the signature as a text template)."""
+    signature = copy.deepcopy(_signature_template(method, (False,) * len(references)))
+    for (ref_id, digest), reference in zip(references, list(signature[0])[2:], strict=True):
+        reference.set("URI", f"#{ref_id}")
+        reference[-1].text = digest
+    signature[1].text = value
     return signature
 
 

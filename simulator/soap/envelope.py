@@ -11,6 +11,7 @@ from simulator.soap import faults
 from simulator.soap.namespaces import SOAP11
 
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
+WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,9 @@ def new_envelope(
     header = etree.SubElement(envelope, f"{{{SOAP11}}}Header")
     for block in header_blocks:
         header.append(block)
-    body = etree.SubElement(envelope, f"{{{SOAP11}}}Body")
+    # The Body declares wsu up front: signing gives it a wsu:Id in place, where lxml could not
+    # add the declaration later without rebuilding the Body.
+    body = etree.SubElement(envelope, f"{{{SOAP11}}}Body", nsmap={"wsu": WSU})
     body.append(payload)
     return envelope
 

@@ -375,3 +375,37 @@ def test_the_answer_blob_carries_the_hash_of_its_content() -> None:
     assert detail is not None and detail.text is not None
     digest = hashlib.sha256(base64.b64decode(detail.text)).digest()
     assert detail.get("HashValue") == base64.b64encode(digest).decode()
+
+
+def test_lines_rendered_once_still_carry_their_own_insurer_code_and_amounts() -> None:
+    # The author/claim/amount part of a line is rendered once per (insurer, code, amounts):
+    # answers that differ in any of them must not share it.
+    def line(code: str, fee: str, contract: str) -> TariffLine:
+        return TariffLine(code, Decimal(fee), Decimal("24.00"), Decimal("6.00"), False, contract)
+
+    def priced(insurer: str, *lines: TariffLine) -> list[tuple[str | None, ...]]:
+        outcome = TarificationOutcome(
+            lines=lines, patient=cast("Patient", _Patient()), insurer=insurer
+        )
+        message = _blob(_respond(outcome), "Return", "Detail")
+        found = []
+        for transaction in message.iter(f"{{{KMEHR}}}transaction"):
+            found.append(
+                (
+                    transaction.findtext(f"{{{KMEHR}}}author/{{{KMEHR}}}hcparty/{{{KMEHR}}}id"),
+                    transaction.findtext(f".//{{{KMEHR}}}content/{{{KMEHR}}}cd"),
+                    transaction.findtext(f".//{{{KMEHR}}}cost/{{{KMEHR}}}decimal"),
+                    transaction.findtext(f".//{{{KMEHR}}}content/{{{KMEHR}}}id"),
+                )
+            )
+        return found
+
+    first = line("101032", "30.00", "3002401100000001")
+    assert priced("300", first, line("101032", "30.00", "3002401100000002")) == [
+        ("300", "101032", "30.00", "3002401100000001"),
+        ("300", "101032", "30.00", "3002401100000002"),
+    ]
+    assert priced("500", first, line("101054", "31.00", "5002401100000003")) == [
+        ("500", "101032", "30.00", "3002401100000001"),
+        ("500", "101054", "31.00", "5002401100000003"),
+    ]
