@@ -15,11 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +24,7 @@ from pathlib import Path
 import aiohttp
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from local_server import local_server
 
 from simulator.client import ConnectorClient
 from simulator.codecs import tarification as codec
@@ -56,27 +53,6 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-async def wait_healthy(base_url: str, server: subprocess.Popen[bytes]) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(600):
-            if server.poll() is not None:
-                raise SystemExit(f"the server exited with {server.returncode}")
-            try:
-                async with session.get(base_url + "/__admin/health") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise SystemExit("the server did not become healthy within 60 s")
 
 
 async def presign(base_url: str, data_dir: Path, count: int) -> list[bytes]:
@@ -156,32 +132,22 @@ class Round:
 
 
 async def run(requests: int, concurrency: int, rounds: int) -> None:
-    with tempfile.TemporaryDirectory() as work:
-        data_dir = Path(work) / "sim"
-        port = free_port()
-        base_url = f"http://127.0.0.1:{port}"
-        command = [sys.executable, "-m", "simulator", "serve", "--port", str(port), "--no-delay"]
-        command += ["--data-dir", str(data_dir)]
-        server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        results: list[Round] = []
-        try:
-            await wait_healthy(base_url, server)
-            print(f"pre-signing {requests} eTar requests ...", flush=True)
-            bodies = await presign(base_url, data_dir, requests)
-            await fire(base_url, bodies[: min(200, len(bodies))], concurrency)  # warm-up
-            for number in range(1, rounds + 1):
-                cpu_before = cpu_seconds(server.pid)
-                elapsed, latencies = await fire(base_url, bodies, concurrency)
-                result = Round(elapsed, cpu_seconds(server.pid) - cpu_before, latencies, requests)
-                results.append(result)
-                print(
-                    f"round {number}: {result.rate:6.0f} round trips/s,"
-                    f" {result.per_core:6.0f} per server CPU-second",
-                    flush=True,
-                )
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    results: list[Round] = []
+    async with local_server("--no-delay") as server:
+        print(f"pre-signing {requests} eTar requests ...", flush=True)
+        bodies = await presign(server.base_url, server.data_dir, requests)
+        await fire(server.base_url, bodies[: min(200, len(bodies))], concurrency)  # warm-up
+        for number in range(1, rounds + 1):
+            cpu_before = cpu_seconds(server.process.pid)
+            elapsed, latencies = await fire(server.base_url, bodies, concurrency)
+            cpu = cpu_seconds(server.process.pid) - cpu_before
+            result = Round(elapsed, cpu, latencies, requests)
+            results.append(result)
+            print(
+                f"round {number}: {result.rate:6.0f} round trips/s,"
+                f" {result.per_core:6.0f} per server CPU-second",
+                flush=True,
+            )
     report(results, concurrency, rsa_sign_ceiling())
 
 
