@@ -41,6 +41,8 @@ async def member_data_consultation(sim: Simulator, exchange: Exchange) -> etree.
         answer = MemberDataAnswer(status=refusal.status, details=(refusal,))
     else:
         answer = consult_member_data(query, sim.population, sim.clock.today())
+        if answer.patient is not None:  # asked by registration number: journal the NISS
+            exchange.patient_ssin = answer.patient.ssin
     if not answer.accepted:
         exchange.business_code = answer.details[0].code
     now = sim.clock.now()

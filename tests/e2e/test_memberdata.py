@@ -23,6 +23,7 @@ from simulator.domain.memberdata import (
     FacetRequest,
 )
 from simulator.domain.population import Patient, Provider
+from simulator.store.base import JournalQuery
 from tests.e2e.conftest import Running
 
 INFORMATION = FacetRequest(INSURABILITY, (("requestType", "information"), ("contactType", "other")))
@@ -90,6 +91,15 @@ async def test_a_member_found_by_registration_number(running: Running) -> None:
         )
     assert result.status == SUCCESS
     assert result.attributes(PATIENT_DATA)[0]["urn:be:fgov:person:ssin"] == patient.ssin
+    # The journal files the consultation under the member's NISS, not the number asked with.
+    running.sim.store.flush()
+    journaled = running.sim.store.journal(
+        JournalQuery(service="memberdata", patient_ssin=patient.ssin, limit=1000)
+    )
+    assert journaled and journaled[-1].outcome == "ok"
+    assert not running.sim.store.journal(
+        JournalQuery(service="memberdata", patient_ssin=patient.registration_number)
+    )
 
 
 def _physiotherapist() -> Provider:
