@@ -25,6 +25,11 @@ FAULTS: dict[str, tuple[str, Behaviour, str]] = {
         replace(Behaviour(), resend_refused=True),
         "eattest/ATT-3",
     ),
+    "resend-late-cancellation": (
+        "sends a cancellation refused as too late (239) again as it was",
+        replace(Behaviour(), resend_refused_cancellation=frozenset({"239"})),
+        "eattest/ATT-8-LATE",
+    ),
     "bad-signature": (
         "signs urgent-medical-aid attestations with another key than its certificate's",
         replace(Behaviour(), sign_correctly=False),
@@ -51,14 +56,29 @@ FAULTS: dict[str, tuple[str, Behaviour, str]] = {
         "efact/FAC-2",
     ),
     "no-correction": (
-        "does not send a corrected file after a 920099",
-        replace(Behaviour(), correct_after_rejection=False),
+        "sends no corrected file after a 920099 for an unknown third party (B101420)",
+        replace(Behaviour(), uncorrected_refusals=frozenset({"101420"})),
         "efact/FAC-3",
     ),
     "same-sending-number": (
         "resends a refused file under the same sending number",
         replace(Behaviour(), new_sending_number=False),
-        "efact/FAC-3",
+        "efact/FAC-2-REUSED",
+    ),
+    "resend-accepted": (
+        "posts an accepted file again when a service of it is refused for its amount (R501940)",
+        replace(Behaviour(), resend_after_rejection=frozenset({"501940"})),
+        "efact/FAC-4",
+    ),
+    "rebill-duplicate": (
+        "bills again at once a consultation refused as a duplicate (R502255)",
+        replace(Behaviour(), resend_after_rejection=frozenset({"502255"})),
+        "efact/FAC-7-DUPLICATE",
+    ),
+    "bills-old-services": (
+        "bills services older than two months",
+        replace(Behaviour(), hold_old_services=False),
+        "efact/FAC-OLD",
     ),
 }
 

@@ -7,10 +7,14 @@ once per case. It reads what the harness puts in the environment:
     MYCARENET_SIM_KEYSTORE(_PASSWORD)               the provider's PKCS#12 keystore
     MYCARENET_SIM_CASE_FILE                         the case: action, patient, provider, params
     MYCARENET_SIM_NOW                               the simulator's clock when the case starts
+    MYCARENET_SIM_OTHER_GP_KEYSTORE                 a colleague's keystore (same password)
 
 and does what well-behaved billing software does for the case's `action`: check insurability
-before an eAttest, never resend a refused attestation, confirm every message it gets from
-GenAsync, post one eFact file a day and a corrected one after a 920099.
+before an eAttest, never resend a refused attestation or cancellation, confirm every message it
+gets from GenAsync, post one eFact file a day with a new sending number, never bill a service
+older than two months, send a corrected file after a 920099, and never post an accepted file
+again (after a rejected record: check insurability when the patient was not in order or
+unknown; a corrected service would go in a later file).
 
 `Behaviour` lists the rules it follows; examples/broken_client.py breaks them one at a time.
 """
@@ -18,6 +22,7 @@ GenAsync, post one eFact file a day and a corrected one after a 920099.
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import json
 import os
@@ -40,7 +45,9 @@ from simulator.domain.memberdata import (
     REGISTRATION_AT_MUTUALITY_FORMAT,
     FacetRequest,
 )
-from simulator.domain.population import build_population
+from simulator.domain.population import Population, build_population
+from simulator.efact.block import parse_block
+from simulator.efact.checks import months_before
 from simulator.efact.generator import Spec, generate
 from simulator.efact.parser import parse as efact_parse
 
@@ -53,9 +60,15 @@ class Behaviour:
 
     check_insurability_first: bool = True  # MemberData before an eAttest
     resend_refused: bool = False  # a refused attestation is never sent again as is
+    # refusal codes after which a cancellation is sent again as it was (conforming: none)
+    resend_refused_cancellation: frozenset[str] = frozenset()
     confirm_after_get: bool = True  # every message taken from GenAsync is confirmed
     one_efact_file_a_day: bool = True  # no second invoice file the same day
-    correct_after_rejection: bool = True  # a corrected file follows a 920099
+    # 920099 codes after which no corrected file is sent (a conforming client: none)
+    uncorrected_refusals: frozenset[str] = frozenset()
+    # 920098 record codes after which the accepted file is posted again (conforming: none)
+    resend_after_rejection: frozenset[str] = frozenset()
+    hold_old_services: bool = True  # services older than two months are not billed
     new_sending_number: bool = True  # every file gets a new sending number (R10 Z7)
     sign_correctly: bool = True  # WS-Security with the keystore's key (checked on UMA sends)
     seal_memberdata: bool = True  # MemberData requests sealed for the insurer
@@ -116,6 +129,18 @@ class Case:
 
 def log(message: str) -> None:
     print(message, flush=True)
+
+
+def _population(case: Case) -> Population:
+    """The simulator's synthetic world, rebuilt from what the case file says of it."""
+    world = case.data["population"]
+    return _world(int(world["seed"]), int(world["patients"]), int(world["providers"]),
+                  date.fromisoformat(world["built_on"]))  # fmt: skip
+
+
+@functools.cache  # a case may build several files: the world is built once
+def _world(seed: int, patients: int, providers: int, built_on: date) -> Population:
+    return build_population(seed=seed, patients=patients, providers=providers, today=built_on)
 
 
 # -- eTar ---------------------------------------------------------------------------------------
@@ -222,15 +247,46 @@ async def eattest_send(client: ConnectorClient, case: Case, behaviour: Behaviour
             log(f"second attestation: {again.result.codes or 'accepted'}")
     reason = case.params.get("cancel_reason")
     if reason:
-        cancelled = await eattest_client.cancel_attestation(
-            client, case.patient(), number, str(reason), now=case.now()
-        )
+        cancelled = await _cancel(client, case, number, str(reason))
         log(f"cancellation: {cancelled.result.codes or 'accepted'}")
-        if case.params.get("cancel_twice") and not cancelled.result.errors:
-            again = await eattest_client.cancel_attestation(
-                client, case.patient(), number, str(reason), now=case.now()
-            )
+        if cancelled.result.errors:
+            log("cancellation refused: shown to the user, not sent again as it was")
+            if set(cancelled.result.codes) & behaviour.resend_refused_cancellation:
+                again = await _cancel(client, case, number, str(reason))
+                log(f"cancellation sent again: {again.result.codes or 'accepted'}")
+        elif case.params.get("cancel_twice"):
+            again = await _cancel(client, case, number, str(reason))
             log(f"second cancellation: {again.result.codes}")
+
+
+async def _cancel(client: ConnectorClient, case: Case, number: str, reason: str) -> Any:
+    """Cancel `number`: as the case's provider, or as the case file's other GP (`cancel_by:
+    other_gp`, the keystore the harness gives for it), for the case's patient or, with
+    `cancel_patient: other`, for the wrong patient (the user picked another file)."""
+    patient = case.patient() if case.params.get("cancel_patient") != "other" else _other(case)
+    if case.params.get("cancel_by") != "other_gp":
+        return await eattest_client.cancel_attestation(
+            client, patient, number, reason, now=case.now()
+        )
+    env = os.environ
+    async with ConnectorClient(
+        env["MYCARENET_SIM_URL"],
+        Path(env["MYCARENET_SIM_OTHER_GP_KEYSTORE"]),
+        env["MYCARENET_SIM_KEYSTORE_PASSWORD"],
+        ca_cert=Path(env["MYCARENET_SIM_CA"]),
+        now=case.now,
+    ) as colleague:
+        return await eattest_client.cancel_attestation(
+            colleague, patient, number, reason, now=case.now()
+        )
+
+
+def _other(case: Case) -> Any:
+    """Another insured patient of the same synthetic world as the case's."""
+    population = _population(case)
+    other = next(p for p in population.patients if p.ssin != case.ssin and p.periods)
+    return SimpleNamespace(ssin=other.ssin, first_name=other.first_name,
+                           last_name=other.last_name, sex=other.sex)  # fmt: skip
 
 
 async def _send(client: ConnectorClient, case: Case, lines: list[ServiceLine]) -> Any:
@@ -275,15 +331,29 @@ async def mediprima_bill(client: ConnectorClient, case: Case, behaviour: Behavio
 EFACT_MAILBOX = "hcpfac"
 EFACT_INSURER = "300"
 EFACT_POLLS = 5
+# Services older than this are not billed any more (500503): the software holds them back.
+BILLING_WINDOW_MONTHS = 2
+# Per-record rejections after which the software checks the patient's insurability before
+# billing the service again (domain-rules 6.5: "check MDA first").
+INSURABILITY_REJECTIONS = frozenset({"500540", "500640", "500742"})
+
+
+@dataclass(frozen=True)
+class EfactAnswers:
+    """What the mailbox gave for one posted file."""
+
+    names: tuple[str, ...]  # MessageNames taken (HCPFAC receipt/acceptance, HCPVWR, HCPAFD)
+    file_codes: tuple[str, ...]  # codes of a 920099 (whole file refused)
+    record_codes: tuple[tuple[str, str], ...]  # (beneficiary NISS, code) rejected in a 920098
+
+    @property
+    def refused(self) -> bool:
+        return "HCPVWR" in self.names
 
 
 def _invoice_file(case: Case, sending_number: int, error_rate: float) -> bytes:
     """A 920000 of the case's size, built from the same synthetic world as the simulator's."""
-    world = case.data["population"]
-    population = build_population(
-        seed=int(world["seed"]), patients=int(world["patients"]),
-        providers=int(world["providers"]), today=date.fromisoformat(world["built_on"]),
-    )  # fmt: skip
+    population = _population(case)
     out = io.BytesIO()
     faults = tuple(case.params.get("faults", ["amount"]))
     spec = Spec(invoices=int(case.params.get("invoices", 3)), error_rate=error_rate,
@@ -291,6 +361,13 @@ def _invoice_file(case: Case, sending_number: int, error_rate: float) -> bytes:
                 faults=faults, seed=sending_number)  # fmt: skip
     generate(out, population, spec)
     return out.getvalue()
+
+
+def _too_old_services(case: Case, content: bytes) -> int:
+    """How many services of the file are older than the billing window on the case's day."""
+    oldest = months_before(case.today(), BILLING_WINDOW_MONTHS).strftime("%Y%m%d")
+    _, records = efact_parse(content)
+    return sum(1 for r in records if r.type == "50" and r.zone("5") < oldest)
 
 
 async def _post_file(client: ConnectorClient, case: Case, content: bytes) -> None:
@@ -302,12 +379,35 @@ async def _post_file(client: ConnectorClient, case: Case, content: bytes) -> Non
     log(f"eFact file posted (sending number {header.zone200('204')})")
 
 
-async def _collect(client: ConnectorClient, case: Case, behaviour: Behaviour) -> list[str]:
+def _read_answer(content: bytes) -> tuple[str, list[tuple[str, str]]]:
+    """The message type of an insurer's answer and its (beneficiary, code) errors."""
+    header, records = efact_parse(content)
+    if header.message_type == "920099":  # zone 311: 01 blocking error, 02 too many errors
+        log(f"920099: zone 310 = {header.zone300('310')}, zone 311 = {header.zone300('311')}")
+    errors: list[tuple[str, str]] = []
+    beneficiary = ""
+    for record in records:
+        if record.type == "50":
+            beneficiary = record.zone("8a")[-11:]  # "00" + NISS
+        if record.error_block:
+            errors += [(beneficiary, e.code) for e in parse_block(record.error_block).errors]
+    return header.message_type, errors
+
+
+async def _collect(client: ConnectorClient, case: Case, behaviour: Behaviour) -> EfactAnswers:
     """Poll the mailbox until the file's fate is known; every message taken is confirmed."""
     names: list[str] = []
+    file_codes: list[str] = []
+    record_codes: list[tuple[str, str]] = []
     for _ in range(EFACT_POLLS):
         found = await genasync_client.get(client, EFACT_MAILBOX, now=case.now)
-        names += [m.detail.message_name for m in found.messages]
+        for message in found.messages:
+            names.append(message.detail.message_name)
+            kind, errors = _read_answer(message.detail.content)
+            if kind == "920099":
+                file_codes += [code for _, code in errors]
+            elif kind == "920098":
+                record_codes += errors
         if behaviour.confirm_after_get and (found.messages or found.tacks):
             await genasync_client.confirm(
                 client, EFACT_MAILBOX,
@@ -316,19 +416,50 @@ async def _collect(client: ConnectorClient, case: Case, behaviour: Behaviour) ->
             )  # fmt: skip
         if "HCPAFD" in names or "HCPVWR" in names:
             break
-    log(f"eFact answers: {names}")
-    return names
+    log(f"eFact answers: {names}; file refused for {file_codes}; records {record_codes}")
+    return EfactAnswers(tuple(names), tuple(file_codes), tuple(record_codes))
+
+
+async def _after_record_rejections(
+    client: ConnectorClient, case: Case, behaviour: Behaviour, answers: EfactAnswers
+) -> bool:
+    """React to the rejected records of an accepted file; True when the file is resent (a
+    fault: the accepted file is never posted again, corrected services go in a later file)."""
+    codes = {code for _, code in answers.record_codes}
+    if codes & behaviour.resend_after_rejection:
+        return True
+    for ssin in sorted({s for s, code in answers.record_codes if code in INSURABILITY_REJECTIONS}):
+        today = case.today()
+        try:
+            result = await client.member_data(
+                ssin, today, today + timedelta(days=1), sealed=behaviour.seal_memberdata
+            )
+            log(f"insurability of {ssin} after the rejection: {result.status}")
+        except ServiceFault as fault:
+            log(f"insurability check refused: {fault}")
+    if codes:
+        log(f"rejected records {sorted(codes)}: corrected in a later file if at all, not resent")
+    return False
 
 
 async def efact_bill(client: ConnectorClient, case: Case, behaviour: Behaviour) -> None:
     sending_number = int(case.params.get("sending_number", 1))
     error_rate = float(case.params.get("error_rate", 0))
-    await _post_file(client, case, _invoice_file(case, sending_number, error_rate))
-    names = await _collect(client, case, behaviour)
-    if "HCPVWR" in names and behaviour.correct_after_rejection:  # 920099: the file was refused
+    content = _invoice_file(case, sending_number, error_rate)
+    old = _too_old_services(case, content)
+    if old and behaviour.hold_old_services:
+        log(f"{old} service(s) older than {BILLING_WINDOW_MONTHS} months held back (not billed)")
+        content = _invoice_file(case, sending_number, 0.0)
+    await _post_file(client, case, content)
+    answers = await _collect(client, case, behaviour)
+    if answers.refused and not set(answers.file_codes) & behaviour.uncorrected_refusals:
+        # 920099: the whole file was refused; correct it and send it under a new number.
         if behaviour.new_sending_number:
             sending_number += 1
         await _post_file(client, case, _invoice_file(case, sending_number, 0.0))
+        await _collect(client, case, behaviour)
+    elif await _after_record_rejections(client, case, behaviour, answers):
+        await _post_file(client, case, content)
         await _collect(client, case, behaviour)
     if case.params.get("second_batch"):  # the user has more invoices ready the same day
         if behaviour.one_efact_file_a_day:

@@ -37,7 +37,8 @@ examples:
 The command gets the case in its environment: MYCARENET_SIM_URL, MYCARENET_SIM_CA,
 MYCARENET_SIM_KEYSTORE, MYCARENET_SIM_KEYSTORE_PASSWORD, MYCARENET_SIM_CASE,
 MYCARENET_SIM_CASE_FILE (JSON: action, patient, provider, date, params), MYCARENET_SIM_NOW
-(the simulator clock) and one MYCARENET_SIM_<SERVICE>_URL per service.
+(the simulator clock), MYCARENET_SIM_OTHER_GP_KEYSTORE (the case's other GP, same password)
+and one MYCARENET_SIM_<SERVICE>_URL per service.
 """
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from simulator.clock import BRUSSELS
 from simulator.conformance.journal_view import (
@@ -330,6 +330,8 @@ def _efact_zone(e: EfactZone, views: Sequence[EntryView]) -> list[Failure]:
             if e.equals is not None and value != e.equals:
                 failures.append(Failure("wrong zone value", view.id, where, e.equals, value))
                 break
+        if e.within_months is not None:
+            failures += _too_old(e.within_months, values, view, where)
         if e.differs_between_posts:
             value = values[0]
             if value in seen:
@@ -344,6 +346,30 @@ def _efact_zone(e: EfactZone, views: Sequence[EntryView]) -> list[Failure]:
                 )
             seen[value] = view.id
     return failures
+
+
+def _too_old(months: int, values: Sequence[str], view: EntryView, where: str) -> list[Failure]:
+    """The first date of `values` older than `months` before the post's (Brussels) day."""
+    from simulator.efact.checks import months_before
+
+    posted = date.fromisoformat(_local_day(view.entry.at))
+    oldest = months_before(posted, months)
+    for value in values:
+        try:
+            day = datetime.strptime(value, "%Y%m%d").date()
+        except ValueError:
+            return [Failure("not a date (YYYYMMDD)", view.id, where, "a date", repr(value))]
+        if day < oldest:
+            return [
+                Failure(
+                    f"a service older than {months} months on the day it was billed",
+                    view.id,
+                    where,
+                    f"{oldest:%Y%m%d} or later",
+                    value,
+                )
+            ]
+    return []
 
 
 def _at_most_per_day(

@@ -332,7 +332,7 @@ def _expectation(kind: str, node: Node) -> Expectation:
     if kind == "efact-zone":
         fields = mapping(
             node, what, required=("record", "zone"),
-            allowed=("record", "zone", "equals", "differs-between-posts"),
+            allowed=("record", "zone", "equals", "differs-between-posts", "within-months"),
         )  # fmt: skip
         return EfactZone(
             record=text(fields["record"], "record"),
@@ -340,6 +340,9 @@ def _expectation(kind: str, node: Node) -> Expectation:
             equals=text(fields["equals"], "equals") if "equals" in fields else None,
             differs_between_posts="differs-between-posts" in fields
             and text(fields["differs-between-posts"], "differs-between-posts") == "true",
+            within_months=integer(fields["within-months"], "within-months", minimum=0)
+            if "within-months" in fields
+            else None,
         )
     select, fields = _select(node, what, ("max",))
     maximum = integer(fields["max"], "max", minimum=0) if "max" in fields else 1

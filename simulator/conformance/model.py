@@ -135,6 +135,9 @@ class EfactZone:
     zone: str
     equals: str | None = None  # expected value (after stripping blanks)
     differs_between_posts: bool = False  # every post carries another value (send number)
+    # Dates (YYYYMMDD) no older than this many calendar months before the day of the post:
+    # services older than two months are not billed (500503).
+    within_months: int | None = None
     kind = "efact-zone"
 
 

@@ -2,10 +2,11 @@
 the case from the simulator's journal.
 
 Per suite: one simulator in this process (free loopback port, the suite's seed, scenario and
-clock, no artificial latency), one keystore per provider the cases use. Per case: the state
-is emptied (store, mailboxes, eFact files), the scenario restarted, the clock set to the
-case's instant (running), the case file written, the command run with the endpoints in its
-environment; then the journal of that case is evaluated.
+clock, no artificial latency), one keystore per provider the cases use (their other GP's
+included, for cases that need a second provider). Per case: the state is emptied (store,
+mailboxes, eFact files), the scenario restarted, the clock set to the case's instant
+(running), the case file written, the command run with the endpoints in its environment;
+then the journal of that case is evaluated.
 """
 
 from __future__ import annotations
@@ -187,11 +188,15 @@ def _run_case(
     except KeyError as missing:
         return _error(suite, case_id, case.title, f"cannot resolve the case: {missing}", started)
     keystore = keystores.for_provider(resolved.provider)
+    # The case's other GP signs too when a case needs a second provider (a cancellation by
+    # someone else than the author: 245).
+    other_gp = sim.population.provider(resolved.other_gp)
+    other_keystore = keystores.for_provider(other_gp) if other_gp is not None else None
     _fresh_state(sim, suite, resolved, suite_dir)
     case_file = suite_dir / "cases" / f"{case.id}.json"
     case_file.parent.mkdir(parents=True, exist_ok=True)
     case_file.write_text(json.dumps(resolved.case_file(), indent=2), encoding="utf-8")
-    env = case_environment(server.base_url, sim, resolved, keystore, case_file)
+    env = case_environment(server.base_url, sim, resolved, keystore, case_file, other_keystore)
     exit_code, output, error = _run_command(options, {**env, **options.extra_env})
     entries = sim.store.journal(JournalQuery(limit=JOURNAL_LIMIT))
     return judge(resolved, entries, sim, started, exit_code, output, error)
@@ -219,7 +224,12 @@ def _fresh_state(sim: Simulator, suite: Suite, resolved: ResolvedCase, suite_dir
 
 
 def case_environment(
-    base_url: str, sim: Simulator, resolved: ResolvedCase, keystore: Path, case_file: Path
+    base_url: str,
+    sim: Simulator,
+    resolved: ResolvedCase,
+    keystore: Path,
+    case_file: Path,
+    other_gp_keystore: Path | None = None,
 ) -> dict[str, str]:
     env = {
         "MYCARENET_SIM_URL": base_url,
@@ -234,6 +244,8 @@ def case_environment(
         "MYCARENET_SIM_PATIENT": resolved.patient_ssin,
         "MYCARENET_SIM_PROVIDER": resolved.provider.nihii,
     }
+    if other_gp_keystore is not None:  # same password as the provider's keystore
+        env["MYCARENET_SIM_OTHER_GP_KEYSTORE"] = str(other_gp_keystore.resolve())
     for name, path in SERVICE_PATHS.items():
         env[f"MYCARENET_SIM_{name}_URL"] = base_url + path
     return env

@@ -166,3 +166,16 @@ def test_at_most_per_day_counts_invoice_files_per_day(efact_posts: tuple[str, st
     again = entry("genasync", "post", patient=None, request=second)
     (failure,) = failures(rule, monday, again)
     assert failure.entry_id == again.id and failure.got == f"#{monday.id}, #{again.id}"
+
+
+def test_efact_zone_within_months_judges_service_dates_on_the_day_of_the_post(
+    efact_posts: tuple[str, str],
+) -> None:
+    post = entry("genasync", "post", patient=None, request=efact_posts[0])
+    assert failures(EfactZone("50", "5", within_months=2), post) == []
+    # The same services billed three months later are older than two months.
+    late = entry("genasync", "post", patient=None, request=efact_posts[0],
+                 at="2026-02-20T09:00:00+00:00")  # fmt: skip
+    (failure,) = failures(EfactZone("50", "5", within_months=2), late)
+    assert failure.entry_id == late.id and failure.where == "record 50 zone 5"
+    assert failure.expected == "20251220 or later" and "older than 2 months" in failure.message

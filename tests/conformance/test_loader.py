@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from simulator.conformance.loader import SuiteError, load_suite
-from simulator.conformance.model import Content, NoneAfter, Requests, ValidRequests
+from simulator.conformance.model import Content, EfactZone, NoneAfter, Requests, ValidRequests
 from simulator.conformance.suites import shipped_suites
 
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "suite.schema.json"
@@ -108,3 +108,11 @@ def test_every_shipped_suite_loads_and_follows_the_json_schema(name: str) -> Non
     assert suite.id == name and suite.cases
     schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
     jsonschema.validate(yaml.safe_load(path.read_text(encoding="utf-8")), schema)
+
+
+def test_efact_zone_service_dates_within_months() -> None:
+    zone = '      - efact-zone: {record: "50", zone: "5", within-months: 2}\n'
+    suite = load_suite(MINIMAL + zone)
+    assert suite.cases[0].checks[-1].expectation == EfactZone("50", "5", within_months=2)
+    (line,) = _problems(MINIMAL + zone.replace("2}", "-1}"))
+    assert line == "suite.yaml:18: `within-months` must be >= 0, got -1"

@@ -33,13 +33,17 @@ from broken_client import FAULTS  # noqa: E402
 TOUCHED = {
     "no-insurability-check": ("eattest",),
     "resend-refused": ("eattest",),
+    "resend-late-cancellation": ("eattest",),
     "bad-signature": ("mediprima",),
-    "unsealed-memberdata": ("memberdata", "eattest"),
+    "unsealed-memberdata": ("memberdata", "eattest", "efact"),  # eFact: after R500540/R500742
     "ignores-old-path": ("mediprima",),
     "no-confirm": ("efact",),
     "two-files-a-day": ("efact",),
     "no-correction": ("efact",),
     "same-sending-number": ("efact",),
+    "resend-accepted": ("efact",),
+    "rebill-duplicate": ("efact",),
+    "bills-old-services": ("efact",),
 }
 
 pytestmark = pytest.mark.slow
