@@ -14,10 +14,10 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from simulator.conformance.evaluator import evaluate
-from simulator.conformance.journal_view import EntryView, Unsealer
+from simulator.conformance.journal_view import Unsealer
+from simulator.conformance.judging import judge_case
 from simulator.conformance.resolve import ResolvedCase
-from simulator.conformance.results import CaseResult, message_of, verdict_of
+from simulator.conformance.results import CaseResult
 from simulator.conformance.unsealing import insurer_unsealer
 from simulator.security.pki import TestPki
 from simulator.store.base import JournalEntry, JournalQuery
@@ -88,19 +88,4 @@ def evaluate_cases(
     resolved: ResolvedCase, entries: list[JournalEntry], unsealer: Unsealer | None
 ) -> CaseResult:
     started = time.perf_counter()
-    mine = concerning(resolved, entries)
-    checks = tuple(evaluate(resolved.case.checks, mine, resolved.facts, unsealer=unsealer))
-    views = [EntryView(e, unsealer) for e in mine]
-    return CaseResult(
-        suite=resolved.suite.id,
-        case=resolved.case.id,
-        title=resolved.case.title,
-        verdict=verdict_of(checks),
-        checks=checks,
-        messages=tuple(message_of(v) for v in views),
-        duration_s=round(time.perf_counter() - started, 3),
-        patient_ssin=resolved.patient_ssin,
-        provider_nihii=resolved.provider.nihii,
-        at=resolved.at.isoformat(),
-        tags=resolved.case.tags,
-    )
+    return judge_case(resolved, concerning(resolved, entries), unsealer, started)

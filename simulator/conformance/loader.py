@@ -38,6 +38,7 @@ from simulator.conformance.model import (
 from simulator.domain.population import SITUATIONS
 from simulator.scenarios.loader import ScenarioError, load_scenario
 from simulator.scenarios.nodes import (
+    FileProblems,
     Invalid,
     Problem,
     identifier,
@@ -53,16 +54,8 @@ from simulator.scenarios.nodes import (
 SCOPES = ("envelope", "content")
 
 
-class SuiteError(ValueError):
+class SuiteError(FileProblems):
     """A suite file that cannot be used; `problems` lists every error found, by line."""
-
-    def __init__(self, source: str, problems: list[Problem]) -> None:
-        self.source = source
-        self.problems = tuple(sorted(problems, key=lambda p: p.line))
-        super().__init__("\n".join(self.lines()))
-
-    def lines(self) -> list[str]:
-        return [f"{self.source}:{p.line}: {p.message}" for p in self.problems]
 
 
 def load_suite_file(path: Path) -> Suite:

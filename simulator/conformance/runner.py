@@ -24,11 +24,10 @@ from pathlib import Path
 
 from simulator.clock import Clock
 from simulator.config import DEFAULT_SEED, Settings
-from simulator.conformance.evaluator import evaluate
-from simulator.conformance.journal_view import EntryView
+from simulator.conformance.judging import judge_case
 from simulator.conformance.model import Suite
 from simulator.conformance.resolve import ResolvedCase, resolve
-from simulator.conformance.results import ERROR, CaseResult, RunResult, message_of, verdict_of
+from simulator.conformance.results import ERROR, CaseResult, RunResult
 from simulator.conformance.server import InProcessServer
 from simulator.conformance.unsealing import insurer_unsealer
 from simulator.domain.population import Provider
@@ -37,7 +36,7 @@ from simulator.scenarios.loader import load_scenario
 from simulator.scenarios.shipped import load_named
 from simulator.security.pki import TestPki, write_keystore
 from simulator.services import efact_processing
-from simulator.store.base import JournalEntry, JournalQuery
+from simulator.store.base import JournalQuery
 
 KEYSTORE_PASSWORD = "conformance"  # noqa: S105 (a test keystore's documented password)
 OUTPUT_TAIL = 20_000  # characters of the vendor command's output kept in the reports
@@ -199,7 +198,10 @@ def _run_case(
     env = case_environment(server.base_url, sim, resolved, keystore, case_file, other_keystore)
     exit_code, output, error = _run_command(options, {**env, **options.extra_env})
     entries = sim.store.journal(JournalQuery(limit=JOURNAL_LIMIT))
-    return judge(resolved, entries, sim, started, exit_code, output, error)
+    unsealer = insurer_unsealer(sim.pki.insurer_encryption)
+    return judge_case(
+        resolved, entries, unsealer, started, exit_code=exit_code, output=output, error=error
+    )
 
 
 def _fresh_state(sim: Simulator, suite: Suite, resolved: ResolvedCase, suite_dir: Path) -> None:
@@ -273,37 +275,6 @@ def _text(data: bytes | str | None) -> str:
     if data is None:
         return ""
     return data if isinstance(data, str) else data.decode("utf-8", errors="replace")
-
-
-def judge(
-    resolved: ResolvedCase,
-    entries: Sequence[JournalEntry],
-    sim: Simulator,
-    started: float,
-    exit_code: int | None = None,
-    output: str = "",
-    error: str | None = None,
-) -> CaseResult:
-    """The verdict of a case from the journal (the command's exit code is only reported)."""
-    unsealer = insurer_unsealer(sim.pki.insurer_encryption)
-    checks = tuple(evaluate(resolved.case.checks, entries, resolved.facts, unsealer=unsealer))
-    views = [EntryView(e, unsealer) for e in sorted(entries, key=lambda e: e.id or 0)]
-    return CaseResult(
-        suite=resolved.suite.id,
-        case=resolved.case.id,
-        title=resolved.case.title,
-        verdict=ERROR if error else verdict_of(checks),
-        checks=checks,
-        messages=tuple(message_of(v) for v in views),
-        duration_s=round(time.perf_counter() - started, 3),
-        patient_ssin=resolved.patient_ssin,
-        provider_nihii=resolved.provider.nihii,
-        at=resolved.at.isoformat(),
-        exit_code=exit_code,
-        output=output,
-        error=error,
-        tags=resolved.case.tags,
-    )
 
 
 def _error(suite: Suite, case_id: str, title: str, message: str, started: float) -> CaseResult:

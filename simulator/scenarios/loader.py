@@ -47,6 +47,7 @@ from simulator.scenarios.model import (
     WithholdMessage,
 )
 from simulator.scenarios.nodes import (
+    FileProblems,
     Invalid,
     Problem,
     identifier,
@@ -78,17 +79,8 @@ SOA_CATALOGUE = "genins"
 _SOA = re.compile(r"SOA-\d{5}")
 
 
-class ScenarioError(ValueError):
+class ScenarioError(FileProblems):
     """A scenario file that cannot be used; `problems` lists every error found, by line."""
-
-    def __init__(self, source: str, problems: list[Problem]) -> None:
-        self.source = source
-        self.problems = tuple(sorted(problems, key=lambda p: p.line))
-        super().__init__("\n".join(self.lines()))
-
-    def lines(self) -> list[str]:
-        """`FILE:LINE: message`, the way compilers report, so editors can jump to it."""
-        return [f"{self.source}:{p.line}: {p.message}" for p in self.problems]
 
 
 def load_scenario_file(path: Path, *, operations: Operations | None = None) -> Scenario:

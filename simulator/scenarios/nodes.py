@@ -26,6 +26,19 @@ class Problem:
     message: str
 
 
+class FileProblems(ValueError):
+    """A file that cannot be used; `problems` lists every error found, by line."""
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        self.source = source
+        self.problems = tuple(sorted(problems, key=lambda p: p.line))
+        super().__init__("\n".join(self.lines()))
+
+    def lines(self) -> list[str]:
+        """`FILE:LINE: message`, the way compilers report, so editors can jump to it."""
+        return [f"{self.source}:{p.line}: {p.message}" for p in self.problems]
+
+
 class Invalid(Exception):
     """One problem in a node; the loader collects them into a ScenarioError."""
 
