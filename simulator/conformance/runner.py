@@ -28,13 +28,13 @@ from simulator.conformance.judging import judge_case
 from simulator.conformance.model import Suite
 from simulator.conformance.resolve import ResolvedCase, resolve
 from simulator.conformance.results import ERROR, CaseResult, RunResult
-from simulator.conformance.server import InProcessServer
 from simulator.conformance.unsealing import insurer_unsealer
 from simulator.domain.population import Provider
 from simulator.runtime import Simulator
 from simulator.scenarios.loader import load_scenario
 from simulator.scenarios.shipped import load_named
 from simulator.security.pki import TestPki, write_keystore
+from simulator.server.background import BackgroundServer
 from simulator.services import efact_processing
 from simulator.store.base import JournalQuery
 
@@ -129,7 +129,7 @@ def run_suite(
         no_delay=True,
     )
     results: list[CaseResult] = []
-    with InProcessServer(settings, clock) as server:
+    with BackgroundServer(settings, clock) as server:
         keystores = _Keystores(server.sim, suite_dir / "keystores", suite.at - PKI_LEAD)
         for case_id in wanted:
             result = _run_case(server, suite, case_id, options, keystores, suite_dir)
@@ -172,7 +172,7 @@ class _Keystores:
 
 
 def _run_case(
-    server: InProcessServer,
+    server: BackgroundServer,
     suite: Suite,
     case_id: str,
     options: RunOptions,
