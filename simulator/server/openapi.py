@@ -29,6 +29,10 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def _json_body(schema: dict[str, Any], *, required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": {"application/json": {"schema": schema}}}
+
+
 def _error(description: str) -> dict[str, Any]:
     return _json(_ref("Error"), description)
 
@@ -411,10 +415,7 @@ _PATHS: dict[str, Any] = {
             "Set, freeze or unfreeze the clock.",
             _json(_ref("Clock"), "The clock after the change."),
             errors={"400": "Not a JSON object of at/frozen, or a bad value; nothing changed."},
-            requestBody={
-                "required": True,
-                "content": {"application/json": {"schema": _ref("ClockChange")}},
-            },
+            requestBody=_json_body(_ref("ClockChange")),
         ),
     },
     "/__admin/clock/advance": {
@@ -422,10 +423,7 @@ _PATHS: dict[str, Any] = {
             "Move the clock forward (or back).",
             _json(_ref("Clock"), "The clock after the move."),
             errors={"400": "Not a JSON object of seconds/days, or out of range; nothing moved."},
-            requestBody={
-                "required": True,
-                "content": {"application/json": {"schema": _ref("ClockAdvance")}},
-            },
+            requestBody=_json_body(_ref("ClockAdvance")),
         )
     },
     "/__admin/scenarios": {
@@ -457,23 +455,19 @@ _PATHS: dict[str, Any] = {
             "Forget the journal and stored records; restart the scenario.",
             _json(_ref("Reset"), "What was reset."),
             errors={"400": "The body is not a JSON object with an optional boolean `clock`."},
-            requestBody={
-                "required": False,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "additionalProperties": False,
-                            "properties": {
-                                "clock": {
-                                    "type": "boolean",
-                                    "description": "Also put the clock back to real time.",
-                                }
-                            },
+            requestBody=_json_body(
+                {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "clock": {
+                            "type": "boolean",
+                            "description": "Also put the clock back to real time.",
                         }
-                    }
+                    },
                 },
-            },
+                required=False,
+            ),
         )
     },
     "/metrics": {
