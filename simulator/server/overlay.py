@@ -121,7 +121,12 @@ def unanswered_rejection(exchange: Exchange) -> faults.SoapFault | None:
     action = decision.action
     if not isinstance(action, Reject):
         return None
-    return faults.SoapFault(action.code, action.text_fr, http_status=500)
+    return rejection_fault(action)
+
+
+def rejection_fault(reject: Reject) -> faults.SoapFault:
+    """A forced rejection as a SOAP fault carrying its code, where no business format fits."""
+    return faults.SoapFault(reject.code, reject.text_fr, http_status=500)
 
 
 def skips_signature(exchange: Exchange) -> bool:

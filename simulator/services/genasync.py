@@ -17,7 +17,6 @@ from simulator.codecs import genasync as codec
 from simulator.codecs.mycarenet_commons import PayloadError
 from simulator.config import SecurityMode
 from simulator.runtime import Simulator
-from simulator.scenarios.model import Reject
 from simulator.security.xades import XadesError, verify_blob
 from simulator.server import overlay
 from simulator.server.exchange import Exchange
@@ -139,21 +138,15 @@ def _scenario_effect(
     exchange.message_name = request.detail.message_name
     exchange.insurer = destination  # the IO the file is for: rules may match `insurer:`
     delay = overlay.message_delay(sim, exchange)
-    decision = exchange.decision
-    if decision is None:
-        return None
-    reject = decision.action if isinstance(decision.action, Reject) else None
-    if reject is not None:
-        if not efact.processes(box.name) or reject.catalogue != "efact":
-            fault = overlay.unanswered_rejection(exchange)
-            if fault is not None:
-                raise fault
-        overlay.scenario_rejection(sim, exchange)  # the processing answers it
-    if not efact.processes(box.name) or (not delay and reject is None):
+    reject = overlay.scenario_rejection(sim, exchange)
+    answered_by_file = efact.processes(box.name)
+    if reject is not None and (not answered_by_file or reject.catalogue != "efact"):
+        raise overlay.rejection_fault(reject)
+    if exchange.decision is None or not answered_by_file or (not delay and reject is None):
         return None
     return efact.ScenarioEffect(
-        decision.rule_id,
-        delay_seconds=delay or 0.0,
+        exchange.decision.rule_id,
+        delay_seconds=delay,
         reject_code=reject.code if reject is not None else None,
     )
 
