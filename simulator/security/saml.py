@@ -20,6 +20,7 @@ from lxml import etree
 
 from simulator.security import xmldsig
 from simulator.security.xmldsig import DS, SecurityError, SigningKey
+from simulator.soap.text import find_text, text_value
 
 SAML1 = "urn:oasis:names:tc:SAML:1.0:assertion"
 STS_ISSUER = "urn:be:fgov:ehealth:sts:1_0"
@@ -238,7 +239,8 @@ def _verify(
         attributes=tuple(
             (
                 attribute.get("AttributeName", ""),
-                tuple(v.text or "" for v in attribute.findall(f"{_S}AttributeValue")),
+                # As signed: a comment inside a value must not shorten or empty it.
+                tuple(text_value(v) or "" for v in attribute.findall(f"{_S}AttributeValue")),
             )
             for attribute in element.iterfind(f"{_S}AttributeStatement/{_S}Attribute")
         ),
@@ -249,10 +251,10 @@ def _holder_cert(element: etree._Element, assertion_id: str) -> x509.Certificate
     confirmation = element.find(f"{_S}AuthenticationStatement/{_S}Subject/{_S}SubjectConfirmation")
     if confirmation is None:
         raise _bad(f"assertion {assertion_id} has no AuthenticationStatement SubjectConfirmation")
-    methods = [m.text for m in confirmation.findall(f"{_S}ConfirmationMethod")]
+    methods = [text_value(m) for m in confirmation.findall(f"{_S}ConfirmationMethod")]
     if HOLDER_OF_KEY not in methods:
         raise _bad(f"assertion {assertion_id} is not holder-of-key (ConfirmationMethod {methods})")
-    encoded = confirmation.findtext(f"{_D}KeyInfo/{_D}X509Data/{_D}X509Certificate")
+    encoded = find_text(confirmation, f"{_D}KeyInfo/{_D}X509Data/{_D}X509Certificate")
     if not encoded:
         raise _bad(f"assertion {assertion_id} has no holder-of-key X509Certificate")
     try:

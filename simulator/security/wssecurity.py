@@ -25,6 +25,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
+from simulator.config import ResponseSecurity
 from simulator.security import xmldsig
 from simulator.security.by_identity import cache_by_identity
 from simulator.security.saml import (
@@ -40,6 +41,8 @@ from simulator.soap.parser import parse_xml
 __all__ = [
     "SecurityError",
     "Verdict",
+    "add_timestamp",
+    "response_profile_for",
     "sign_envelope_saml",
     "sign_envelope_x509",
     "sign_response",
@@ -81,7 +84,7 @@ class Verdict:
 def verify_request(
     root: etree._Element,
     *,
-    ca_cert: x509.Certificate,
+    ca_cert: x509.Certificate | tuple[x509.Certificate, ...],  # several: any may issue
     sts_cert: x509.Certificate | None,
     now: datetime,
     require: str,
@@ -242,19 +245,33 @@ def _assertion(
     return parse_and_verify_assertion(element, sts_cert=sts_cert, now=now, cache=cache)
 
 
-def _check_chain(cert: x509.Certificate, ca_cert: x509.Certificate, now: datetime) -> None:
-    issued, not_before, not_after = _chain_facts(cert, ca_cert)
+def _check_chain(
+    cert: x509.Certificate,
+    ca_cert: x509.Certificate | tuple[x509.Certificate, ...],
+    now: datetime,
+) -> None:
+    roots = ca_cert if isinstance(ca_cert, tuple) else (ca_cert,)
+    facts = [_chain_facts(cert, root) for root in roots]
+    issued = [f for f in facts if f[0]]
     if not issued:
         raise SecurityError(
             "FailedAuthentication",
-            f"certificate {cert.subject.rfc4514_string()!r} is not issued by the trusted CA",
+            f"certificate {_subject_text(cert)!r} is not issued by a trusted CA",
         )
+    _, not_before, not_after = issued[0]
     if not not_before <= now <= not_after:
         raise SecurityError(
             "FailedAuthentication",
-            f"certificate {cert.subject.rfc4514_string()!r} is valid "
+            f"certificate {_subject_text(cert)!r} is valid "
             f"{cert.not_valid_before_utc} to {cert.not_valid_after_utc}, not at {now}",
         )
+
+
+def _subject_text(cert: x509.Certificate) -> str:
+    try:
+        return cert.subject.rfc4514_string()
+    except ValueError:  # an undecodable subject must still give its fault, not a crash
+        return f"serial {cert.serial_number:x} (unreadable subject)"
 
 
 @cache_by_identity(maxsize=4096)
@@ -318,9 +335,12 @@ def sign_envelope_saml(
     *,
     now: datetime,
     ttl: timedelta = DEFAULT_TTL,
+    sign_body: bool = True,
 ) -> None:
     """Add wsse:Security with Timestamp, the assertion (unchanged) and a holder-of-key
-    Signature over Body and Timestamp, referencing the assertion by its AssertionID."""
+    Signature over Body and Timestamp, referencing the assertion by its AssertionID.
+
+    `sign_body=False` signs the Timestamp only, as the connector's GenAsync handler does."""
     security, timestamp, body_id = _new_security(envelope, now, ttl)
     security.append(_copy(assertion))
     key_info, reference = _key_info()
@@ -330,12 +350,9 @@ def sign_envelope_saml(
     ).text = assertion.get("AssertionID")
     body = envelope.find(f"{{{SOAP11}}}Body")
     assert body is not None
-    xmldsig.sign(
-        security,
-        key,
-        [(body_id, body), (timestamp.get(_WSU_ID, ""), timestamp)],
-        key_info=key_info,
-    )
+    signed = [(body_id, body)] if sign_body else []
+    signed.append((timestamp.get(_WSU_ID, ""), timestamp))
+    xmldsig.sign(security, key, signed, key_info=key_info)
 
 
 def sign_response(
@@ -345,9 +362,52 @@ def sign_response(
     *,
     now: datetime,
     ttl: timedelta,
+    profile: ResponseSecurity = ResponseSecurity.FULL,
 ) -> None:
-    """Sign a response the way clients check it: `verify_request(require="x509")`."""
+    """Secure an answer for the client's reader. FULL: signed the way clients check it
+    (`verify_request(require="x509")`); TIMESTAMP_ONLY: a wsse:Security holding nothing but
+    a fresh wsu:Timestamp, what eHI's library-core can read."""
+    if profile is ResponseSecurity.TIMESTAMP_ONLY:
+        add_timestamp(root, now=now, ttl=ttl)
+        return
     sign_envelope_x509(root, key, cert, now=now, ttl=ttl)
+
+
+def add_timestamp(envelope: etree._Element, *, now: datetime, ttl: timedelta) -> None:
+    """wsse:Security with a wsu:Timestamp and nothing else."""
+    _new_security(envelope, now, ttl)
+
+
+# eHI's library-core (`Helper/WSS.cs ApplyOnRequest`) names its Timestamp "uuid-" + a bare
+# GUID and writes Created as yyyy-MM-ddTHH:mm:ssK, without fraction. WCF (eHI's older stack)
+# suffixes its ids ("uuid-<guid>-1", "_0") and Java stacks write milliseconds: this pair
+# marks library-core alone.
+_LIBRARY_CORE_TS_ID = re.compile(
+    r"uuid-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+)
+_SECONDS_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
+def response_profile_for(
+    request: etree._Element | None, configured: ResponseSecurity
+) -> ResponseSecurity:
+    """The answer's profile: the configured one, except that a request made by eHI's
+    library-core gets TIMESTAMP_ONLY, since `WSS.VerifyResponse` throws NotSupportedException
+    for any other child of the answer's wsse:Security. Its integration tests pass against
+    eHealth, so the real answers it reads carry no more than a Timestamp."""
+    if configured is ResponseSecurity.TIMESTAMP_ONLY or request is None:
+        return configured
+    header = request.find(f"{{{SOAP11}}}Header")
+    security = header.find(_SECURITY) if header is not None else None
+    timestamp = security.find(_TIMESTAMP) if security is not None else None
+    if timestamp is None:
+        return configured
+    created = timestamp.findtext(f"{{{WSU}}}Created") or ""
+    if _LIBRARY_CORE_TS_ID.fullmatch(timestamp.get(_WSU_ID, "")) and _SECONDS_UTC.fullmatch(
+        created.strip()
+    ):
+        return ResponseSecurity.TIMESTAMP_ONLY
+    return configured
 
 
 def _header_for_security(envelope: etree._Element) -> etree._Element:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import hashlib
 import hmac
 import uuid
@@ -30,6 +31,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from lxml import etree
 
 from simulator.codecs.blob import BlobError, decode_blob
+from simulator.codecs.mycarenet_commons import MAX_ANSWER_BYTES
 from simulator.security import xmldsig
 from simulator.security.pki import Identity, chains_to
 from simulator.security.xmldsig import DS, EXC_C14N, SHA256, SecurityError, SigningKey
@@ -39,10 +41,13 @@ XADES = "http://uri.etsi.org/01903/v1.3.2#"
 SIGNED_PROPERTIES_TYPE = "http://uri.etsi.org/01903#SignedProperties"
 BASE64 = "http://www.w3.org/2000/09/xmldsig#base64"
 OPTIONAL_DEFLATE = "urn:nippin:xml:sig:transform:optional-deflate"
+ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 ENCRYPTED = "urn:be:cin:encrypted"
 
-# A signed blob may inflate to at most this much; the same order as the blob codec's cap.
-MAX_CONTENT = 20 * 1024 * 1024
+# A signed blob may inflate to at most this much: the insurer's answers, which MyCareNet signs
+# (XAdES-T) and which outgrow any post (codecs/mycarenet_commons.py). A posted blob is held to
+# the smaller post limit by its codec before its signature is looked at.
+MAX_CONTENT = MAX_ANSWER_BYTES
 
 _NS = {"ds": DS, "xades": XADES}
 _DER = Encoding.DER
@@ -55,12 +60,17 @@ class XadesError(ValueError):
 # -- transforms -------------------------------------------------------------------------------
 
 
-def blob_transforms(content_type: str | None, content_encoding: str | None) -> list[str]:
-    """The transform chain the connector uses for a blob with these attributes (1.8)."""
+def blob_transforms(
+    content_type: str | None, content_encoding: str | None, content_encryption: str | None = None
+) -> list[str]:
+    """The transform chain the connector uses for a blob with these attributes (1.8).
+
+    A sealed blob (ContentEncryption set) holds a CMS, not XML, whatever its ContentType
+    says (async MemberData keeps text/xml): it gets no exc-c14n [I]."""
     chain = [BASE64]
     if (content_encoding or "none").strip().lower() == "deflate":
         chain.append(OPTIONAL_DEFLATE)
-    if (content_type or "").strip().lower() == "text/xml":
+    if (content_type or "").strip().lower() == "text/xml" and not content_encryption:
         chain.append(EXC_C14N)
     return chain
 
@@ -72,8 +82,19 @@ def _text_of(element: etree._Element, what: str) -> str:
     return "".join(str(text) for text in element.itertext())
 
 
-def apply_transforms(element: etree._Element, transforms: Sequence[str], what: str) -> bytes:
-    """The octets a Reference over `element` digests, after the allowed `transforms`."""
+def apply_transforms(
+    element: etree._Element,
+    transforms: Sequence[str],
+    what: str,
+    signature: etree._Element | None = None,
+) -> bytes:
+    """The octets a Reference over `element` digests, after the allowed `transforms`.
+
+    A leading enveloped-signature transform takes `signature` (the ds:Signature holding the
+    Reference) out of the element first, as XMLDSig 6.6.4 defines it."""
+    if transforms and transforms[0] == ENVELOPED:
+        element = _without(element, signature)
+        transforms = transforms[1:]
     if not transforms or transforms[0] != BASE64:
         raise XadesError(f"Reference to {what} must start with the base64 transform")
     data = _b64decode(_text_of(element, what), what)
@@ -85,6 +106,28 @@ def apply_transforms(element: etree._Element, transforms: Sequence[str], what: s
         else:
             raise XadesError(f"transform {algorithm!r} in Reference to {what} is not allowed")
     return data
+
+
+def _without(element: etree._Element, signature: etree._Element | None) -> etree._Element:
+    """`element` minus `signature` and its subtree (the text around it stays)."""
+    nodes = list(element.iter())
+    index = next((i for i, node in enumerate(nodes) if node is signature), None)
+    if index is None:  # the usual case: the signature lies outside what it signs
+        return element
+    if index == 0:
+        raise XadesError("an enveloped-signature Reference may not point at the signature")
+    copied = copy.deepcopy(element)
+    removed = list(copied.iter())[index]
+    parent = removed.getparent()
+    assert parent is not None  # index > 0: a descendant
+    previous = removed.getprevious()
+    if removed.tail:
+        if previous is not None:
+            previous.tail = (previous.tail or "") + removed.tail
+        else:
+            parent.text = (parent.text or "") + removed.tail
+    parent.remove(removed)
+    return copied
 
 
 def _optional_inflate(data: bytes, what: str) -> bytes:
@@ -128,7 +171,9 @@ def sign_blob(
         raise XadesError(f"<{etree.QName(detail).localname}> has no Id attribute to reference")
     if with_timestamp and tsa is None:
         raise XadesError("XAdES-T needs a time-stamping authority (tsa)")
-    transforms = blob_transforms(detail.get("ContentType"), detail.get("ContentEncoding"))
+    transforms = blob_transforms(
+        detail.get("ContentType"), detail.get("ContentEncoding"), detail.get("ContentEncryption")
+    )
     data = apply_transforms(detail, transforms, f"Detail {blob_id!r}")
     signature = _build(key, cert, signing_time, blob_id, transforms, data)
     if with_timestamp and tsa is not None:
@@ -265,8 +310,10 @@ def verify_blob(
     blob_id = detail.get("Id")
     if not blob_id:
         raise XadesError("the Detail has no Id attribute, so no signature can reference it")
-    expected = blob_transforms(detail.get("ContentType"), detail.get("ContentEncoding"))
-    return _verify(signature, detail, blob_id, expected, f"Detail {blob_id!r}", ca_cert, now)
+    expected = blob_transforms(
+        detail.get("ContentType"), detail.get("ContentEncoding"), detail.get("ContentEncryption")
+    )
+    return _verify(signature, detail, blob_id, [expected], f"Detail {blob_id!r}", ca_cert, now)
 
 
 def verify_enveloped(
@@ -285,7 +332,10 @@ def verify_enveloped(
     except XmlRejected as error:
         raise XadesError(f"Xades does not hold XML: {error}") from None
     content_id = content.get("id", "")
-    expected = _enveloped_transforms(content)
+    chain = _enveloped_transforms(content)
+    # CONN writes [base64, exc-c14n]; FHC/IFHC sign through Santuario's XmlSignatureBuilder
+    # with encapsulate=true, which puts enveloped-signature first (client-quirks #9).
+    expected = [chain, [ENVELOPED, *chain]]
     what = f"BusinessContent {content_id!r}"
     return _verify(signature, content, content_id, expected, what, ca_cert, now)
 
@@ -294,7 +344,7 @@ def _verify(
     signature: etree._Element,
     target: etree._Element,
     target_id: str,
-    transforms: list[str],
+    chains: list[list[str]],
     what: str,
     ca_cert: x509.Certificate,
     now: datetime,
@@ -320,9 +370,9 @@ def _verify(
     if len(typed) != 1:
         raise XadesError(f"exactly one Reference must have Type={SIGNED_PROPERTIES_TYPE!r}")
     data_reference = references[1] if references[0] is typed[0] else references[0]
-    _check_reference(data_reference, f"#{target_id}", transforms, what, target)
+    _check_reference(data_reference, f"#{target_id}", chains, what, target, signature)
     _check_reference(
-        typed[0], f"#{properties.get('Id')}", [EXC_C14N], "SignedProperties", properties
+        typed[0], f"#{properties.get('Id')}", [[EXC_C14N]], "SignedProperties", properties
     )
 
     cert = _signing_certificate(key_info, properties)
@@ -388,10 +438,13 @@ def _signed_properties(
 def _check_reference(
     reference: etree._Element,
     uri: str,
-    transforms: list[str],
+    chains: list[list[str]],
     what: str,
     target: etree._Element,
+    signature: etree._Element | None = None,
 ) -> None:
+    """The Reference names `uri` with one of the allowed transform `chains`, and its digest
+    is that of `target` after exactly those transforms."""
     if reference.tag != f"{{{DS}}}Reference":
         raise XadesError(f"expected ds:Reference, got <{reference.tag}>")
     if reference.get("URI") != uri:
@@ -408,20 +461,21 @@ def _check_reference(
         if transform.tag != f"{{{DS}}}Transform" or len(transform):
             raise XadesError(f"Reference {uri!r}: only parameterless ds:Transform allowed")
         found.append(transform.get("Algorithm", ""))
-    if found != transforms:
-        allowed = set(transforms)
+    if found not in chains:
+        allowed = {t for chain in chains for t in chain}
         odd = [t for t in found if t not in allowed]
         raise XadesError(
             f"Reference {uri!r} ({what}) transforms {found} are not allowed"
             + (f": {odd[0]!r} unexpected" if odd else "")
-            + f"; expected {transforms}"
+            + f"; expected {' or '.join(map(str, chains))}"
         )
+    transforms = found
     if parts[1].get("Algorithm") != SHA256:
         raise XadesError(
             f"Reference {uri!r}: digest method {parts[1].get('Algorithm')!r} not allowed"
         )
-    if transforms[0] == BASE64:
-        data = apply_transforms(target, transforms, what)
+    if transforms[0] in (BASE64, ENVELOPED):
+        data = apply_transforms(target, transforms, what, signature)
     else:
         data = xmldsig.c14n(target)
     expected = _b64decode(parts[2].text, f"DigestValue of {uri!r}")

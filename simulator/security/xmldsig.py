@@ -28,6 +28,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 from lxml import etree
 
+from simulator.soap.text import text_value
+
 DS = "http://www.w3.org/2000/09/xmldsig#"
 WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
@@ -121,14 +123,25 @@ def index_ids(root: etree._Element) -> dict[str, etree._Element]:
 
 
 def c14n(element: etree._Element, prefixes: Sequence[str] = ()) -> bytes:
-    """Exclusive c14n without comments of `element`, as it sits in its document."""
-    return etree.tostring(
-        element,
-        method="c14n",
-        exclusive=True,
-        with_comments=False,
-        inclusive_ns_prefixes=list(prefixes) or None,
-    )
+    """Exclusive c14n without comments of `element`, as it sits in its document.
+
+    libxml2 refuses some well-formed input (a relative namespace URI, say): that is the
+    sender's fault, answered as InvalidSecurity rather than an internal error.
+    """
+    try:
+        return etree.tostring(
+            element,
+            method="c14n",
+            exclusive=True,
+            with_comments=False,
+            inclusive_ns_prefixes=list(prefixes) or None,
+        )
+    except etree.C14NError as error:
+        raise SecurityError(
+            "InvalidSecurity",
+            f"<{_local(element)}> (line {element.sourceline}) cannot be canonicalised "
+            f"(exclusive c14n: {error}; a relative namespace URI?)",
+        ) from None
 
 
 # -- signing ----------------------------------------------------------------------------------
@@ -348,7 +361,7 @@ def _check_reference(
         data = _without(signature, element, prefixes)
     else:
         data = c14n(element, prefixes)
-    expected = _decode(parts[1].text, f"DigestValue of {uri!r}")
+    expected = _decode(text_value(parts[1]), f"DigestValue of {uri!r}")
     if not hmac.compare_digest(digester(data).digest(), expected):
         raise SecurityError(
             "FailedCheck", f"digest of Reference {uri!r} (<{_local(element)}>) does not match"
@@ -430,7 +443,7 @@ def _c14n_prefixes(method: etree._Element, where: str) -> tuple[str, ...]:
 
 
 def _signature_bytes(element: etree._Element) -> bytes:
-    return _decode(element.text, "SignatureValue")
+    return _decode(text_value(element), "SignatureValue")
 
 
 def _decode(text: str | None, what: str) -> bytes:

@@ -64,10 +64,11 @@ def read_envelope(root: etree._Element) -> Envelope:
 
 
 def new_envelope(
-    payload: etree._Element, header_blocks: Iterable[etree._Element] = ()
+    payload: etree._Element, header_blocks: Iterable[etree._Element] = (), prefix: str = "soap"
 ) -> etree._Element:
-    """A fresh envelope around `payload` (moved, not copied)."""
-    envelope = etree.Element(f"{{{SOAP11}}}Envelope", nsmap={"soap": SOAP11})
+    """A fresh envelope around `payload` (moved, not copied); `prefix` names the SOAP
+    namespace as the sending stack does (SAAJ `SOAP-ENV`, WCF `s`, ...)."""
+    envelope = etree.Element(f"{{{SOAP11}}}Envelope", nsmap={prefix: SOAP11})
     header = etree.SubElement(envelope, f"{{{SOAP11}}}Header")
     for block in header_blocks:
         header.append(block)

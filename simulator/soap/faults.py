@@ -23,6 +23,24 @@ _SOA_CATALOGUE = "genins"
 _UNDEFINED = "SOA-00001"
 
 
+# What each ESB code means, in English (our reading of the catalogue's FR/NL texts): the
+# `xml:lang="en"` Message of a fault whose cause is not more precisely known (a forced one).
+SOA_MEANINGS = {
+    "SOA-00001": "undefined error; contact the helpdesk",
+    "SOA-01001": "user not recognised: check that you are authenticated",
+    "SOA-01002": "the user has no access: check your role",
+    "SOA-02001": "service not available; contact the helpdesk",
+    "SOA-02002": "service temporarily not available; try again, else contact the helpdesk",
+    "SOA-03001": "malformed message content: check the data",
+    "SOA-03002": "message not in the SOAP format",
+    "SOA-03003": "message body missing (though SOAP conform)",
+    "SOA-03004": "message not conform to the WS-I standard",
+    "SOA-03005": "message not conform to the WSDL",
+    "SOA-03006": "message not conform to the XSD",
+    "SOA-03007": "message content failed validation: data format and consistency",
+}
+
+
 @functools.cache
 def soa_texts(code: str) -> tuple[str, str]:
     """French and Dutch texts of a SOA code; the undefined-error texts for an unknown code."""
@@ -49,6 +67,9 @@ class SoapFault(Exception):
     wsse_fault: str | None = None
     retry: bool = False
     error_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # (French, Dutch) Messages when the code is not an ESB one (a business code carried in a
+    # fault); by default the catalogue's texts of the SOA code.
+    texts: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         super().__init__(f"{self.code}: {self.reason}")
@@ -76,7 +97,7 @@ def fault_envelope(fault: SoapFault) -> etree._Element:
     origin = "Consumer" if fault.faultcode == "Client" else "Provider"
     etree.SubElement(error, "Origin").text = origin
     etree.SubElement(error, "Code").text = fault.code
-    french, dutch = soa_texts(fault.code)
+    french, dutch = fault.texts or soa_texts(fault.code)
     for lang, text in (("fr", french), ("nl", dutch), ("en", fault.reason)):
         message = etree.SubElement(error, "Message")
         message.set(f"{{{XML}}}lang", lang)

@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 from lxml import etree
 
-from simulator.soap.parser import XmlRejected, parse_xml
+from simulator.soap.parser import MAX_DOCUMENT_BYTES, XmlRejected, parse_xml, source_line
 
 XOP = "http://www.w3.org/2004/08/xop/include"
 MAX_PARTS = 64  # a GenAsync post has a handful: root, Detail, perhaps Xades-t
@@ -30,8 +30,13 @@ def is_multipart(content_type: str | None) -> bool:
     return (content_type or "").strip().lower().startswith("multipart/related")
 
 
-def to_inline(content_type: str, body: bytes) -> bytes:
-    """The root part of an MTOM message with each xop:Include replaced by inline base64."""
+def to_inline(content_type: str, body: bytes, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> bytes:
+    """The root part of an MTOM message with each xop:Include replaced by inline base64.
+
+    The inline document may not exceed `max_bytes` (what the pipeline parses at most), and a
+    part may be included once: otherwise one 1 MB part named 400 times inflates to 400 MB
+    before any limit sees it. Both are checked before anything is copied.
+    """
     params = _params(content_type)
     boundary = params.get("boundary")
     if not boundary:
@@ -51,16 +56,42 @@ def to_inline(content_type: str, body: bytes) -> bytes:
         where = f" (line {rejected.line})" if rejected.line else ""
         raise MtomError(f"root part is not XML: {rejected.reason}{where}") from None
     includes = list(root.iter(f"{{{XOP}}}Include"))
+    _check_inflation(includes, attachments, len(root_part[1]), max_bytes)
     for include in includes:
         _inline(include, attachments)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
-def _inline(include: etree._Element, attachments: dict[str, bytes]) -> None:
+def _check_inflation(
+    includes: list[etree._Element], attachments: dict[str, bytes], root_size: int, max_bytes: int
+) -> None:
+    seen: dict[str, int | None] = {}
+    size = root_size
+    for include in includes:
+        cid = _cid_of(include)
+        if cid in seen:
+            raise MtomError(
+                f"xop:Include (line {include.sourceline}) names cid:{cid} again (first at line "
+                f"{seen[cid]}): each MIME part may be included once"
+            )
+        seen[cid] = source_line(include)
+        size += 4 * ((len(attachments.get(cid, b"")) + 2) // 3)  # its base64 length
+        if size > max_bytes:
+            raise MtomError(
+                f"the message with its parts inline exceeds the {max_bytes}-byte limit "
+                f"(at xop:Include line {include.sourceline})"
+            )
+
+
+def _cid_of(include: etree._Element) -> str:
     href = include.get("href", "")
     if not href.startswith("cid:"):
         raise MtomError(f"xop:Include href {href!r} (line {include.sourceline}) is not a cid: URL")
-    cid = unquote(href[4:])
+    return unquote(href[4:])
+
+
+def _inline(include: etree._Element, attachments: dict[str, bytes]) -> None:
+    cid = _cid_of(include)
     data = attachments.get(cid)
     if data is None:
         raise MtomError(

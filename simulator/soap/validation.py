@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from lxml import etree
 
@@ -49,7 +50,8 @@ class SchemaViolation:
 
 
 class _LocalFilesOnly(etree.Resolver):
-    """Lets libxml2 open local files itself and refuses every other URL scheme."""
+    """Reads local files (their xs:ID types made xs:NCName, see `_without_id_types`) and
+    refuses every other URL scheme."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -62,7 +64,13 @@ class _LocalFilesOnly(etree.Resolver):
         scheme = urlsplit(system_url or "").scheme.lower()
         # A one-letter scheme is a Windows drive ("C:/...").
         if scheme in ("", "file") or len(scheme) == 1:
-            return None
+            url = system_url or ""
+            path = Path(url2pathname(urlsplit(url).path) if scheme == "file" else url)
+            try:
+                text = path.read_bytes()
+            except OSError:
+                return None  # libxml2 then reports the unreadable import itself
+            return self.resolve_string(_without_id_types(text), context, base_url=url)
         # libxml2 reports the import as unreadable; we remember why for the error message.
         self.refused.append(system_url or "")
         raise SchemaLoadError(f"schema import of {system_url!r} refused: only local files are used")
@@ -77,13 +85,48 @@ def _schema_parser() -> tuple[etree.XMLParser, _LocalFilesOnly]:
     return parser, resolver
 
 
+# A declaration of the XSD namespace, default (group 1 None) or with a prefix.
+_XSD_PREFIX = re.compile(
+    rb"""xmlns(?::([A-Za-z_][\w.-]*))?\s*=\s*["']http://www\.w3\.org/2001/XMLSchema["']"""
+)
+
+
+def _without_id_types(text: bytes) -> bytes:
+    """A schema document's text with xs:ID read as xs:NCName.
+
+    libxml2 enters every xs:ID value it validates into the document's ID table, whose keys it
+    interns in the string dictionary lxml shares between all the documents of a thread and
+    never shrinks: each request's fresh wsu:Id/Id values stayed in memory for good (about
+    200 bytes a request, 200 MB per million). xs:NCName is xs:ID's lexical space, so every
+    verdict stays the same but one: uniqueness, which security/xmldsig.index_ids checks on
+    every signed message (and refuses as signature wrapping).
+
+    Done on the text, not a tree: some official files declare namespaces (a
+    `...:v{version.major}` template) that libxml2's schema loader tolerates and lxml's parser
+    refuses.
+    """
+    for prefix in {match.group(1) for match in _XSD_PREFIX.finditer(text)}:
+        qname = prefix + b":ID" if prefix else b"ID"
+        text = re.sub(
+            rb"""(\b(?:type|base|itemType)\s*=\s*["'])""" + re.escape(qname) + rb"""(["'])""",
+            rb"\g<1>" + (prefix + b":NCName" if prefix else b"NCName") + rb"\g<2>",
+            text,
+        )
+    return text
+
+
 def _compile(entry_files: Iterable[Path]) -> etree.XMLSchema:
     """One XMLSchema covering all `entry_files` (each with its own target namespace)."""
     files = list(entry_files)
     parser, resolver = _schema_parser()
     try:
         if len(files) == 1:
-            document = etree.parse(str(files[0]), parser)
+            path = files[0].resolve()
+            document = etree.ElementTree(
+                etree.fromstring(
+                    _without_id_types(path.read_bytes()), parser, base_url=path.as_uri()
+                )
+            )
         else:
             # A driver schema that imports each entry file: lets one validation see, for example,
             # both the SOAP envelope and the SOA error detail inside a Fault.
@@ -331,6 +374,18 @@ KINDS: Mapping[str, _Kind] = {
             "CancelAttestationResponse",
         ),
     ),
+    # eAttest v2 and v1 (v1 sends only): the same messages over commons v3.
+    **{
+        f"eattest-v{v}-{role}": _Kind(
+            (f"mycarenet-attest-protocol-v{v}.xsd",),
+            _roots(
+                f"urn:be:fgov:ehealth:mycarenet:attest:protocol:v{v}",
+                *(f"{op}Attestation{r}" for op in operations),
+            ),
+        )
+        for v, operations in ((2, ("Send", "Cancel")), (1, ("Send",)))
+        for role, r in (("request", "Request"), ("response", "Response"))
+    },
 }
 
 
