@@ -4,7 +4,9 @@ Deterministic by construction: counters are per rule, every probabilistic rule a
 endpoint has its own generator seeded from the engine seed and its name, and time comes from
 the simulator clock. So the same calls in the same order give the same decisions and delays.
 Nothing here awaits: a decision is taken in one step, which keeps it consistent under asyncio;
-a lock makes it safe from threads too.
+a lock makes it safe from threads too. The counters live in a `Tally` (scenarios/tally.py): in
+memory, or, for `serve --workers N` on PostgreSQL, shared by every worker (row-locked), so
+"the n-th call" means the n-th call the simulator got, whichever worker took it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from datetime import datetime, timedelta
 from simulator.domain.identifiers import union_of
 from simulator.scenarios.loader import normalise_code
 from simulator.scenarios.model import Action, Match, Rule, Scenario, ValueMatch
+from simulator.scenarios.tally import LocalTally, Tally
+from simulator.scenarios.tally import RuleState as RuleState  # re-exported (scenarios/__init__)
 
 
 @dataclass(frozen=True)
@@ -40,14 +44,6 @@ class Decision:
     action: Action
 
 
-@dataclass
-class RuleState:
-    """How often a rule saw a call within its limits (matched) and how often it acted (fired)."""
-
-    matched: int = 0
-    fired: int = 0
-
-
 class ScenarioEngine:
     def __init__(
         self,
@@ -56,6 +52,7 @@ class ScenarioEngine:
         seed: int | str = 0,
         *,
         no_delay: bool = False,
+        tally: Tally | None = None,
     ) -> None:
         self.scenario = scenario
         self.seed = seed
@@ -65,7 +62,8 @@ class ScenarioEngine:
         self._now = clock_now_fn
         self._started = clock_now_fn()
         self._lock = threading.Lock()
-        self._states = {rule.id: RuleState() for rule in scenario.rules}
+        # The rules' counters: in memory, or shared by every worker (store/shared_counters.py).
+        self._tally: Tally = tally or LocalTally()
         self._draws = {rule.id: _rule_rng(rule, seed) for rule in scenario.rules}
         self._latency_rngs: dict[tuple[str, str], random.Random] = {}
 
@@ -77,12 +75,15 @@ class ScenarioEngine:
         whatever the other rules do.
         """
         now = call.at if call.at is not None else self._now()
+        candidates = [rule for rule in self.scenario.rules if _meets(rule.match, call)]
+        if not candidates:
+            return None  # no counter to touch (nor to fetch from a shared tally)
         chosen: Rule | None = None
-        with self._lock:
-            for rule in self.scenario.rules:
-                if not _meets(rule.match, call) or not self._armed(rule, now):
+        with self._lock, self._tally.hold([rule.id for rule in candidates]) as states:
+            for rule in candidates:
+                state = states[rule.id]
+                if not self._armed(rule, state, now):
                     continue
-                state = self._states[rule.id]
                 state.matched += 1
                 if rule.match.nth is not None and state.matched != rule.match.nth:
                     continue
@@ -93,7 +94,7 @@ class ScenarioEngine:
                     chosen = rule
             if chosen is None:
                 return None
-            self._states[chosen.id].fired += 1
+            states[chosen.id].fired += 1
         return Decision(chosen.id, chosen.action)
 
     def delay_for(self, service: str, operation: str) -> float:
@@ -114,11 +115,12 @@ class ScenarioEngine:
     def states(self) -> dict[str, RuleState]:
         """A copy of every rule's counters, for the journal and the admin API."""
         with self._lock:
-            return {rule_id: RuleState(s.matched, s.fired) for rule_id, s in self._states.items()}
+            counted = self._tally.states()
+        return {rule.id: counted.get(rule.id, RuleState()) for rule in self.scenario.rules}
 
-    def _armed(self, rule: Rule, now: datetime) -> bool:
+    def _armed(self, rule: Rule, state: RuleState, now: datetime) -> bool:
         limit = rule.limit
-        if limit.count is not None and self._states[rule.id].fired >= limit.count:
+        if limit.count is not None and state.fired >= limit.count:
             return False
         if limit.not_before is not None and now < limit.not_before:
             return False

@@ -11,9 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from simulator.domain.catalogue import NAMES as CATALOGUES
 from simulator.domain.catalogue import ErrorCatalogue
@@ -26,6 +28,7 @@ from simulator.domain.identifiers import (
 from simulator.scenarios.latency import MODEL_FIELDS, EndpointLatency, LatencyModel, LatencyTable
 from simulator.scenarios.model import (
     ACTION_TYPES,
+    TWO_MONTH_RULES,
     Action,
     ConnectionReset,
     Delay,
@@ -50,6 +53,7 @@ from simulator.scenarios.nodes import (
     FileProblems,
     Invalid,
     Problem,
+    collect_mapping,
     identifier,
     instant,
     integer,
@@ -61,6 +65,14 @@ from simulator.scenarios.nodes import (
     suggest,
     text,
 )
+from simulator.soap.faults import SOA_MEANINGS
+
+_T = TypeVar("_T")
+
+
+class _Reported(Exception):
+    """A rule whose problems are already in the loader's list."""
+
 
 # service name -> operation names, e.g. {"eattest": {"SendAttestation", "CancelAttestation"}}
 Operations = Mapping[str, Collection[str]]
@@ -77,6 +89,11 @@ SERVICE_CATALOGUES = {
 SOA_CATALOGUE = "genins"
 
 _SOA = re.compile(r"SOA-\d{5}")
+
+# PyYAML composes nested collections recursively: a few thousand `[` exhaust Python's stack
+# (RecursionError). A real scenario nests about six levels deep and weighs a few kB.
+MAX_DEPTH = 32
+MAX_CHARACTERS = 1024 * 1024
 
 
 class ScenarioError(FileProblems):
@@ -100,8 +117,13 @@ def load_scenario(
     operations: Operations | None = None,
 ) -> Scenario:
     """Build a Scenario from YAML text, or raise ScenarioError listing every problem found."""
+    if len(text) > MAX_CHARACTERS:
+        too_long = f"the file has {len(text)} characters; a scenario may have {MAX_CHARACTERS}"
+        raise ScenarioError(source, [Problem(1, too_long)])
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_DepthBoundedLoader)
+    except _TooDeep as exc:
+        raise ScenarioError(source, [Problem(exc.line, str(exc))]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -111,6 +133,27 @@ def load_scenario(
     if root is None:
         raise ScenarioError(source, [Problem(1, "the file is empty; expected a scenario")])
     return _Builder(operations).scenario(root, source, default_name)
+
+
+class _TooDeep(Exception):
+    def __init__(self, line: int) -> None:
+        super().__init__(f"collections nested more than {MAX_DEPTH} levels deep")
+        self.line = line
+
+
+class _DepthBoundedLoader(yaml.SafeLoader):
+    """SafeLoader whose composer stops at MAX_DEPTH nested nodes instead of recursing on."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _TooDeep(parent.start_mark.line + 1 if parent is not None else 1)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 class _Builder:
@@ -124,7 +167,10 @@ class _Builder:
                 root,
                 "the scenario",
                 required=(),
-                allowed=("name", "description", "latency", "rules"),
+                allowed=(
+                    "name", "description", "latency", "rules", "allow_replay",
+                    "efact_two_month_rule",
+                ),
             )
         except Invalid as exc:
             raise ScenarioError(source, [exc.problem]) from exc
@@ -132,9 +178,19 @@ class _Builder:
         description = ""
         latency = LatencyTable()
         rules: list[Rule] = []
+        allow_replay = False
+        two_month_rule = "fine"
         for key, node in fields.items():
             try:
-                if key == "name":
+                if key == "allow_replay":
+                    allow_replay = _boolean(node, "allow_replay")
+                elif key == "efact_two_month_rule":
+                    two_month_rule = text(node, "efact_two_month_rule")
+                    if two_month_rule not in TWO_MONTH_RULES:
+                        raise Invalid(node, (
+                            f"efact_two_month_rule {two_month_rule!r}: expected one of "
+                            f"{', '.join(TWO_MONTH_RULES)}"))
+                elif key == "name":
                     name = identifier(node, "name")
                 elif key == "description":
                     description = text(node, "description")
@@ -148,7 +204,14 @@ class _Builder:
             self.problems.append(Problem(line_of(root), "the scenario has no `name`"))
         if self.problems:
             raise ScenarioError(source, self.problems)
-        return Scenario(name=name, description=description, rules=tuple(rules), latency=latency)
+        return Scenario(
+            name=name,
+            description=description,
+            rules=tuple(rules),
+            latency=latency,
+            allow_replay=allow_replay,
+            efact_two_month_rule=two_month_rule,
+        )
 
     # --- rules ---------------------------------------------------------------------------
 
@@ -160,6 +223,8 @@ class _Builder:
                 rule = self.rule(item)
             except Invalid as exc:
                 self.problems.append(exc.problem)
+                continue
+            except _Reported:
                 continue
             if rule.id in seen:
                 self.problems.append(
@@ -173,21 +238,41 @@ class _Builder:
         return rules
 
     def rule(self, node: Node) -> Rule:
-        fields = mapping(
+        """One rule; every part is checked even when an earlier one is wrong, so that one
+        run of `scenario check` lists every problem (raises _Reported when any was found)."""
+        before = len(self.problems)
+        fields = collect_mapping(
             node,
             "a rule",
             required=("id", "action"),
             allowed=("id", "description", "match", "action", "limit"),
+            problems=self.problems,
         )
-        rule_id = identifier(fields["id"], "id")
-        match = self.match(fields["match"]) if "match" in fields else Match()
-        action = self.action(fields["action"], match)
-        limit = _limit(fields["limit"]) if "limit" in fields else Limit()
-        description = text(fields["description"], "description") if "description" in fields else ""
+
+        def part(key: str, build: Callable[[Node], _T], fallback: _T) -> _T:
+            if key not in fields:
+                return fallback
+            return self._collect(lambda: build(fields[key]), fallback)
+
+        rule_id = part("id", lambda n: identifier(n, "id"), "")
+        match = part("match", self.match, Match())
+        action: Action | None = part("action", lambda n: self.action(n, match), None)
+        limit = part("limit", _limit, Limit())
+        description = part("description", lambda n: text(n, "description"), "")
+        if len(self.problems) > before or action is None:
+            raise _Reported
         return Rule(rule_id, match, action, limit, description, line_of(node))
 
+    def _collect(self, build: Callable[[], _T], fallback: _T) -> _T:
+        """`build()`, or `fallback` with its problem recorded."""
+        try:
+            return build()
+        except Invalid as exc:
+            self.problems.append(exc.problem)
+            return fallback
+
     def match(self, node: Node) -> Match:
-        fields = mapping(
+        fields = collect_mapping(
             node,
             "`match`",
             required=(),
@@ -203,35 +288,30 @@ class _Builder:
                 "probability",
                 "seed",
             ),
+            problems=self.problems,
         )
-        service = self.values(fields.get("service"), "service", self._check_service)
+
+        def value(key: str, check: Callable[[str], str | None] | None) -> ValueMatch | None:
+            return self._collect(lambda: self.values(fields.get(key), key, check), None)
+
+        def scalar(key: str, build: Callable[[Node], _T]) -> _T | None:
+            return self._collect(lambda: build(fields[key]), None) if key in fields else None
+
+        service = value("service", self._check_service)
         services = service.values if service is not None and service.pattern is None else None
-        operation = self.values(
-            fields.get("operation"), "operation", lambda v: self._check_operation(v, services)
-        )
         return Match(
             service=service,
-            operation=operation,
-            provider_nihii=self.values(
-                fields.get("provider_nihii"), "provider_nihii", _check(is_valid_nihii, "NIHII")
-            ),
-            patient_ssin=self.values(
-                fields.get("patient_ssin"), "patient_ssin", _check(is_valid_niss, "NISS")
-            ),
+            operation=value("operation", lambda v: self._check_operation(v, services)),
+            provider_nihii=value("provider_nihii", _check(is_valid_nihii, "NIHII")),
+            patient_ssin=value("patient_ssin", _check(is_valid_niss, "NISS")),
             code=_normalise_codes(
-                self.values(
-                    fields.get("code"),
-                    "code",
-                    _check(is_valid_nomenclature_code, "nomenclature code"),
-                )
+                value("code", _check(is_valid_nomenclature_code, "nomenclature code"))
             ),
-            insurer=self.values(
-                fields.get("insurer"), "insurer", _check(is_valid_mutuality, "insurer code")
-            ),
-            message_name=self.values(fields.get("message_name"), "message_name", None),
-            nth=integer(fields["nth"], "nth", minimum=1) if "nth" in fields else None,
-            probability=_probability(fields["probability"]) if "probability" in fields else None,
-            seed=_seed(fields["seed"]) if "seed" in fields else None,
+            insurer=value("insurer", _check(is_valid_mutuality, "insurer code")),
+            message_name=value("message_name", None),
+            nth=scalar("nth", lambda n: integer(n, "nth", minimum=1)),
+            probability=scalar("probability", _probability),
+            seed=scalar("seed", _seed),
         )
 
     def values(
@@ -403,7 +483,9 @@ def _soap_fault(fields: dict[str, Node]) -> SoapFaultAction:
         entry = ErrorCatalogue.load(SOA_CATALOGUE).entry(code)
     except KeyError:
         raise Invalid(fields["code"], f"{code} is not a known ESB fault code") from None
-    reason = text(fields["reason"], "reason") if "reason" in fields else entry.fr
+    # The reason is the xml:lang="en" Message; the FR/NL ones come from the catalogue.
+    default = f"{SOA_MEANINGS.get(code, code)} (forced by the running scenario)"
+    reason = text(fields["reason"], "reason") if "reason" in fields else default
     status = 500
     if "http_status" in fields:
         status = integer(fields["http_status"], "http_status", minimum=100, maximum=599)
@@ -456,6 +538,15 @@ def _latency_model(
         if figures[1] <= figures[0]:
             raise Invalid(fields["p99_ms"], "`p99_ms` must be above `median_ms`")
     return cls(*figures)
+
+
+_BOOLEANS = SafeConstructor()
+
+
+def _boolean(node: Node, what: str) -> bool:
+    if not isinstance(node, ScalarNode) or node.tag != "tag:yaml.org,2002:bool":
+        raise Invalid(node, f"`{what}` must be true or false, got {node.value!r}")
+    return bool(_BOOLEANS.construct_yaml_bool(node))
 
 
 def _probability(node: Node) -> float:

@@ -188,9 +188,21 @@ class Rule:
     line: int = 0  # where the rule starts in its file, for messages and the journal
 
 
+# eFact services older than two months (docs/rules.md "eFact"): an administrative fine, or
+# a rejection for an insurer that refuses them.
+TWO_MONTH_RULES = ("fine", "reject")
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
     description: str = ""
     rules: tuple[Rule, ...] = ()
     latency: LatencyTable = field(default_factory=LatencyTable)
+    # Accept a signed message again while its Timestamp is valid (load tests that replay
+    # pre-signed requests); by default a replay is refused as the ESB does (security/replay.py).
+    allow_replay: bool = False
+    # eFact services older than two months: "fine" (S-FAQ-INAMI: an administrative fine, the
+    # file is accepted and the 920098/920900 annotate E500503) or "reject" (R500503) for an
+    # insurer that refuses them (docs/rules.md "eFact").
+    efact_two_month_rule: str = "fine"

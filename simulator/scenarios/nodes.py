@@ -82,6 +82,38 @@ def mapping(
     return fields
 
 
+def collect_mapping(
+    node: Node,
+    what: str,
+    *,
+    required: tuple[str, ...],
+    allowed: tuple[str, ...],
+    problems: list[Problem],
+) -> dict[str, Node]:
+    """`mapping` that records every unknown, duplicate and missing key in `problems` and
+    returns the usable keys, so that a reader can go on and find the next mistakes too."""
+    if not isinstance(node, MappingNode):
+        raise Invalid(node, f"{what} must be a mapping (key: value)")
+    fields: dict[str, Node] = {}
+    misspelt: set[str] = set()  # keys an unknown key was probably meant to be
+    for key_node, value_node in node.value:
+        key = key_of(key_node)
+        if key not in allowed:
+            message = f"unknown key {key!r} in {what}{suggest(key, allowed)}; allowed: "
+            problems.append(Problem(line_of(key_node), message + ", ".join(allowed)))
+            misspelt.update(difflib.get_close_matches(key, allowed, n=1))
+        elif key in fields:
+            problems.append(Problem(line_of(key_node), f"key {key!r} appears twice in {what}"))
+        else:
+            fields[key] = value_node
+    problems.extend(
+        Problem(line_of(node), f"{what} has no `{key}`")
+        for key in required
+        if key not in fields and key not in misspelt  # the misspelling already says it
+    )
+    return fields
+
+
 def sequence(node: Node, what: str) -> list[Node]:
     if not isinstance(node, SequenceNode):
         raise Invalid(node, f"`{what}` must be a list")

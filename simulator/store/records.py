@@ -3,18 +3,28 @@
 One small key-value API over JSON documents, grouped by kind ("eattest", "uma", ...), so each
 service keeps its own records without its own table. Every write is committed before it
 returns: a record the client was told about is never lost, even if the process is killed.
+
+Several writes that must exist together or not at all (a GenAsync post: the posted file, its
+processing state and its TAck) are made inside `deferred()`: they are only kept in memory,
+visible to reads in the same context, until `commit(batch)` writes them in one transaction.
+A batch never committed (a fault, a crash) leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from simulator.store.sqlite_file import SqliteFile
 
 Document = dict[str, Any]
+Operation = Literal["insert", "put", "delete"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -24,6 +34,21 @@ CREATE TABLE IF NOT EXISTS records (
     PRIMARY KEY (kind, key)
 );
 """
+
+
+@dataclass
+class Batch:
+    """Writes held back by `Records.deferred()`: in order, and by key for reads."""
+
+    operations: list[tuple[Operation, str, str, str | None]] = field(
+        default_factory=list
+    )
+    documents: dict[tuple[str, str], str | None] = field(default_factory=dict)  # None: deleted
+    committed: bool = False
+
+    def hold(self, operation: Operation, kind: str, key: str, text: str | None) -> None:
+        self.operations.append((operation, kind, key, text))
+        self.documents[(kind, key)] = text
 
 
 class Records(Protocol):
@@ -45,49 +70,149 @@ class Records(Protocol):
 
     def close(self) -> None: ...
 
+    def deferred(self) -> Any:
+        """Context manager: writes inside it go to the `Batch` it yields, not the store."""
 
-class SqliteRecords:
+    def commit(self, batch: Batch) -> None:
+        """Write a deferred batch in one transaction (once; later calls do nothing)."""
+
+
+class BatchedRecords(ABC):
+    """The `Records` semantics every backend shares: JSON documents, and `deferred()` batches
+    that reads in the same context see before they are committed. A backend supplies the
+    immediate reads and writes and the one-transaction `_write_batch`."""
+
+    def __init__(self) -> None:
+        self._batch: ContextVar[Batch | None] = ContextVar(
+            f"records-batch-{id(self)}", default=None
+        )
+
+    # -- what a backend implements ---------------------------------------------------------
+    @abstractmethod
+    def _read(self, kind: str, key: str) -> str | None: ...
+
+    @abstractmethod
+    def _scan(self, kind: str, prefix: str, limit: int) -> list[tuple[str, str]]:
+        """(key, text) of `kind` whose key starts with `prefix`, in byte order."""
+
+    @abstractmethod
+    def _write(self, operation: Operation, kind: str, key: str, text: str | None) -> bool:
+        """One immediate write, committed; whether it changed a row."""
+
+    @abstractmethod
+    def _write_batch(self, operations: list[tuple[Operation, str, str, str | None]]) -> None:
+        """Every operation in one transaction."""
+
+    # -- the Records API -------------------------------------------------------------------
+    def insert(self, kind: str, key: str, value: Mapping[str, Any]) -> bool:
+        text = json.dumps(value, sort_keys=True)
+        batch = self._batch.get()
+        if batch is None:
+            return self._write("insert", kind, key, text)
+        if self._raw(kind, key, batch) is not None:
+            return False
+        batch.hold("insert", kind, key, text)
+        return True
+
+    def put(self, kind: str, key: str, value: Mapping[str, Any]) -> None:
+        text = json.dumps(value, sort_keys=True)
+        batch = self._batch.get()
+        if batch is None:
+            self._write("put", kind, key, text)
+        else:
+            batch.hold("put", kind, key, text)
+
+    def get(self, kind: str, key: str) -> Document | None:
+        raw = self._raw(kind, key, self._batch.get())
+        return None if raw is None else _document(raw)
+
+    def _raw(self, kind: str, key: str, batch: Batch | None) -> str | None:
+        if batch is not None and (kind, key) in batch.documents:
+            return batch.documents[(kind, key)]
+        return self._read(kind, key)
+
+    def find(self, kind: str, *, prefix: str = "", limit: int = 1000) -> list[tuple[str, Document]]:
+        rows = self._scan(kind, prefix, limit)
+        batch = self._batch.get()
+        if batch is not None and batch.documents:
+            merged = dict(rows)
+            for (held_kind, key), text in batch.documents.items():
+                if held_kind == kind and key.startswith(prefix):
+                    if text is None:
+                        merged.pop(key, None)
+                    else:
+                        merged[key] = text
+            rows = sorted(merged.items())[:limit]
+        return [(key, _document(value)) for key, value in rows]
+
+    def delete(self, kind: str, key: str) -> bool:
+        batch = self._batch.get()
+        if batch is None:
+            return self._write("delete", kind, key, None)
+        if self._raw(kind, key, batch) is None:
+            return False
+        batch.hold("delete", kind, key, None)
+        return True
+
+    @contextmanager
+    def deferred(self) -> Iterator[Batch]:
+        if self._batch.get() is not None:
+            raise RuntimeError("deferred() blocks do not nest")
+        batch = Batch()
+        token = self._batch.set(batch)
+        try:
+            yield batch
+        finally:
+            self._batch.reset(token)
+
+    def commit(self, batch: Batch) -> None:
+        if batch.committed:
+            return
+        self._write_batch(batch.operations)
+        batch.committed = True
+
+
+# A key range the primary key's index answers, then the exact prefix test.
+_SQLITE_SCAN = (
+    "SELECT key, value FROM records WHERE kind = ? AND key >= ? AND key < ? "
+    "AND substr(key, 1, ?) = ? ORDER BY key LIMIT ?"
+)
+_SQLITE_WRITES: dict[Operation, str] = {
+    "insert": "INSERT OR IGNORE INTO records (kind, key, value) VALUES (?, ?, ?)",
+    "put": "INSERT OR REPLACE INTO records (kind, key, value) VALUES (?, ?, ?)",
+    "delete": "DELETE FROM records WHERE kind = ? AND key = ?",
+}
+
+
+class SqliteRecords(BatchedRecords):
     """`Records` in a SQLite file (WAL), shareable with the store's state file."""
 
     def __init__(self, path: Path) -> None:
+        super().__init__()
         self._file = SqliteFile(path, synchronous="NORMAL", schema=_SCHEMA)
 
-    def insert(self, kind: str, key: str, value: Mapping[str, Any]) -> bool:
-        with self._file.transaction() as db:
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO records (kind, key, value) VALUES (?, ?, ?)",
-                (kind, key, json.dumps(value, sort_keys=True)),
-            )
-            return cursor.rowcount == 1
-
-    def put(self, kind: str, key: str, value: Mapping[str, Any]) -> None:
-        with self._file.transaction() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO records (kind, key, value) VALUES (?, ?, ?)",
-                (kind, key, json.dumps(value, sort_keys=True)),
-            )
-
-    def get(self, kind: str, key: str) -> Document | None:
+    def _read(self, kind: str, key: str) -> str | None:
         with self._file.lock:
             row = self._file.connection.execute(
                 "SELECT value FROM records WHERE kind = ? AND key = ?", (kind, key)
             ).fetchone()
-        return None if row is None else _document(row[0])
+        return None if row is None else str(row[0])
 
-    def find(self, kind: str, *, prefix: str = "", limit: int = 1000) -> list[tuple[str, Document]]:
-        # substr() rather than LIKE: keys may hold '%' or '_'.
+    def _scan(self, kind: str, prefix: str, limit: int) -> list[tuple[str, str]]:
         with self._file.lock:
-            rows = self._file.connection.execute(
-                "SELECT key, value FROM records WHERE kind = ? AND substr(key, 1, ?) = ? "
-                "ORDER BY key LIMIT ?",
-                (kind, len(prefix), prefix, limit),
+            rows: list[tuple[str, str]] = self._file.connection.execute(
+                _SQLITE_SCAN, (kind, prefix, prefix + "\U0010ffff", len(prefix), prefix, limit)
             ).fetchall()
-        return [(key, _document(value)) for key, value in rows]
+        return rows
 
-    def delete(self, kind: str, key: str) -> bool:
+    def _write(self, operation: Operation, kind: str, key: str, text: str | None) -> bool:
         with self._file.transaction() as db:
-            cursor = db.execute("DELETE FROM records WHERE kind = ? AND key = ?", (kind, key))
-            return cursor.rowcount == 1
+            return db.execute(_SQLITE_WRITES[operation], parameters(kind, key, text)).rowcount == 1
+
+    def _write_batch(self, operations: list[tuple[Operation, str, str, str | None]]) -> None:
+        with self._file.transaction() as db:
+            for operation, kind, key, text in operations:
+                db.execute(_SQLITE_WRITES[operation], parameters(kind, key, text))
 
     def clear(self) -> None:
         with self._file.transaction() as db:
@@ -95,6 +220,11 @@ class SqliteRecords:
 
     def close(self) -> None:
         self._file.close()
+
+
+def parameters(kind: str, key: str, text: str | None) -> tuple[str, ...]:
+    """The statement parameters of one write (a delete has no text)."""
+    return (kind, key) if text is None else (kind, key, text)
 
 
 def _document(raw: str) -> Document:

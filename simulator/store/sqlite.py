@@ -3,22 +3,44 @@
 Two files: the state (sequences), written through because callers hand its values to
 clients, and the journal, written in batches by a background thread so that a request never
 waits for the disk, without fsyncs (it survives a killed process, not a power cut).
+
+The journal row is small on purpose: bodies are masked (passwords), cut at MAX_STORED_BODY and
+zlib-compressed in the writer thread against a preset dictionary per operation and direction
+(an earlier body of the same kind, kept once in `journal_dict`): the SAML assertion, the
+certificates and the envelope repeat from one exchange to the next, so a signed eTar
+exchange (~24 KB of XML) is kept in ~2.1 KB. The writer also applies the retention policy
+(`JournalPolicy`: at most `max_rows` rows, none older than `max_age`) every few seconds.
+Queries use their own connection (WAL readers never wait for the writer) and are meant to
+be called off the event loop.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
+import time
+import zlib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from simulator.store.base import JournalEntry, JournalQuery
+from simulator.store.base import JournalEntry, JournalPolicy, JournalQuery
+from simulator.store.masking import mask_secrets
+from simulator.store.seen import SeenCache
 from simulator.store.sqlite_file import SqliteFile
 
 SCHEMA_VERSION = 1
 FLUSH_INTERVAL_S = 0.1
+RETENTION_INTERVAL_S = 5.0
 SEQUENCE_BLOCK = 64
 MAX_STORED_BODY = 4 * 1024 * 1024
+COMPRESSION_LEVEL = 6
+DICTIONARY_BYTES = 32 * 1024  # zlib's window: a longer dictionary is not used
+DICTIONARY_REFRESH = 50_000  # bodies compressed against one dictionary before a fresh one
+DELETE_BATCH = 5_000  # rows deleted per retention transaction (short write locks)
+
+log = logging.getLogger(__name__)
 
 _JOURNAL_SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
@@ -41,7 +63,22 @@ CREATE TABLE IF NOT EXISTS journal (
 );
 CREATE INDEX IF NOT EXISTS journal_at ON journal (at);
 CREATE INDEX IF NOT EXISTS journal_service ON journal (service, operation);
+CREATE TABLE IF NOT EXISTS journal_dict (id INTEGER PRIMARY KEY, data BLOB NOT NULL, retired REAL);
 """
+# Columns added after version 1 (ALTER TABLE keeps older journals readable): when the row was
+# written (wall time, for max_age) and the compressed bodies with their dictionaries. They
+# come last, so that a scan of the metadata never walks a body's overflow pages.
+_ADDED_COLUMNS = (
+    ("written", "REAL"),
+    ("request_z", "BLOB"),
+    ("request_dict", "INTEGER"),
+    ("response_z", "BLOB"),
+    ("response_dict", "INTEGER"),
+    # The request's reference (searchable) and the business content in clear, both ways
+    # (JSON {"request": ..., "response": ...}, masked, zlib-compressed; NULL when none).
+    ("reference", "TEXT"),
+    ("content_z", "BLOB"),
+)
 _STATE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS sequences (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
@@ -63,23 +100,37 @@ _COLUMNS = (
     "request",
     "response",
 )
+_WRITTEN = (*_COLUMNS, *(name for name, _ in _ADDED_COLUMNS))
 
 
 class SqliteStore:
-    def __init__(self, path: Path, journal_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        journal_path: Path | None = None,
+        *,
+        policy: JournalPolicy | None = None,
+        seen_capacity: int | None = None,
+    ) -> None:
+        self.journal_policy = policy or JournalPolicy()
         self._state = SqliteFile(path, synchronous="NORMAL", schema=_STATE_SCHEMA)
         self._state.connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        self._journal = SqliteFile(
-            journal_path or path.with_name(f"{path.stem}-journal{path.suffix}"),
-            synchronous="OFF",
-            schema=_JOURNAL_SCHEMA,
-        )
+        journal_file = journal_path or path.with_name(f"{path.stem}-journal{path.suffix}")
+        self._journal = SqliteFile(journal_file, synchronous="OFF", schema=_JOURNAL_SCHEMA)
+        _add_columns(self._journal)
+        # Readers get their own connection: a long query never holds up the writer.
+        self._reader = SqliteFile(journal_file, synchronous="OFF", schema="")
         self._sequence_lock = threading.Lock()
         self._reserved: dict[str, tuple[int, int]] = {}  # name -> (last drawn, last reserved)
+        self._seen = SeenCache(seen_capacity) if seen_capacity else SeenCache()
+        self._dictionaries = _Dictionaries()
         self._pending: list[JournalEntry] = []
         self._pending_lock = threading.Lock()
+        self._flush_lock = threading.Lock()  # one batch at a time, in order
         self._wake = threading.Event()
         self._closing = False
+        self._last_retention = 0.0
+        self._wrote = False  # rows written since the last retention pass
         self._writer = threading.Thread(target=self._write_loop, name="journal-writer", daemon=True)
         self._writer.start()
 
@@ -89,39 +140,114 @@ class SqliteStore:
             self._pending.append(entry)
 
     def flush(self) -> None:
-        with self._pending_lock:
-            batch, self._pending = self._pending, []
-        if not batch:
-            return
-        rows = [_row(entry) for entry in batch]
-        placeholders = ", ".join("?" for _ in _COLUMNS)
-        with self._journal.transaction() as db:
-            db.executemany(
-                f"INSERT INTO journal ({', '.join(_COLUMNS)}) VALUES ({placeholders})",  # noqa: S608
-                rows,
-            )
+        with self._flush_lock:
+            with self._pending_lock:
+                batch, self._pending = self._pending, []
+            if not batch:
+                return
+            self._wrote = True
+            written = time.time()
+            placeholders = ", ".join("?" for _ in _WRITTEN)
+            with self._journal.transaction() as db:
+                rows = [self._row(db, entry, written) for entry in batch]
+                db.executemany(
+                    f"INSERT INTO journal ({', '.join(_WRITTEN)}) VALUES ({placeholders})",  # noqa: S608
+                    rows,
+                )
 
     def journal(self, query: JournalQuery) -> list[JournalEntry]:
         self.flush()
-        clauses: list[str] = []
-        params: list[Any] = []
-        for column in ("service", "operation", "outcome", "provider_nihii", "patient_ssin"):
-            value = getattr(query, column)
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        if query.since is not None:
-            clauses.append("at >= ?")
-            params.append(query.since)
-        if query.until is not None:
-            clauses.append("at < ?")
-            params.append(query.until)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = f"SELECT id, {', '.join(_COLUMNS)} FROM journal {where} ORDER BY id LIMIT ? OFFSET ?"  # noqa: S608
+        where, params = _where(query)
+        order = "DESC" if query.newest_first else "ASC"
+        sql = (
+            f"SELECT {_selected(query.include_bodies)} FROM journal {where} "  # noqa: S608
+            f"ORDER BY id {order} LIMIT ? OFFSET ?"
+        )
         params.extend([query.limit, query.offset])
+        with self._reader.lock:
+            rows = self._reader.connection.execute(sql, params).fetchall()
+            return [self._entry(row) for row in rows]
+
+    def journal_count(self, query: JournalQuery) -> int:
+        self.flush()
+        where, params = _where(query)
+        sql = f"SELECT count(*) FROM journal {where}"  # noqa: S608
+        with self._reader.lock:
+            return int(self._reader.connection.execute(sql, params).fetchone()[0])
+
+    def journal_entry(self, entry_id: int) -> JournalEntry | None:
+        self.flush()
+        sql = f"SELECT {_selected(True)} FROM journal WHERE id = ?"  # noqa: S608
+        with self._reader.lock:
+            row = self._reader.connection.execute(sql, (entry_id,)).fetchone()
+            return None if row is None else self._entry(row)
+
+    def journal_rows(self) -> int:
+        """How many rows the journal holds (for the benchmarks and the retention tests)."""
+        self.flush()
+        with self._reader.lock:
+            return int(
+                self._reader.connection.execute("SELECT count(*) FROM journal").fetchone()[0]
+            )
+
+    def apply_retention(self, now: float | None = None) -> int:
+        """Delete what the policy no longer keeps, oldest first; returns how many rows went.
+        The writer thread calls it every RETENTION_INTERVAL_S; callable directly (tests)."""
+        policy = self.journal_policy
+        now = time.time() if now is None else now
         with self._journal.lock:
-            rows = self._journal.connection.execute(sql, params).fetchall()
-        return [_entry(row, query.include_bodies) for row in rows]
+            first, last = self._journal.connection.execute(
+                "SELECT min(id), max(id) FROM journal"
+            ).fetchone()
+        if last is None:
+            return 0
+        below = int(first)  # rows with an id below this one go
+        if policy.max_rows is not None:
+            below = max(below, int(last) - policy.max_rows + 1)
+        if policy.max_age is not None:
+            below = max(below, self._first_id_written_since(now - policy.max_age.total_seconds()))
+        deleted = 0
+        while True:  # in batches: each transaction holds the write lock briefly
+            with self._journal.transaction() as db:
+                cursor = db.execute(
+                    "DELETE FROM journal WHERE id IN "
+                    "(SELECT id FROM journal WHERE id < ? ORDER BY id LIMIT ?)",
+                    (below, DELETE_BATCH),
+                )
+                count = cursor.rowcount
+            deleted += count
+            if count < DELETE_BATCH:
+                break
+        if deleted:
+            with self._journal.transaction() as db:
+                # A retired dictionary is used by rows written up to its retirement only.
+                db.execute(
+                    "DELETE FROM journal_dict WHERE retired IS NOT NULL AND retired < "
+                    "coalesce((SELECT written FROM journal ORDER BY id LIMIT 1), 1e300)"
+                )
+        return deleted
+
+    def _first_id_written_since(self, cutoff: float) -> int:
+        """The smallest id whose row was written at or after `cutoff` (ids grow with time):
+        a binary search on the primary key, no index on `written` needed."""
+        connection = self._journal.connection
+        with self._journal.lock:
+            low, high = connection.execute("SELECT min(id), max(id) + 1 FROM journal").fetchone()
+            low, high = int(low), int(high)
+            while low < high:
+                middle = (low + high) // 2
+                row = connection.execute(
+                    "SELECT id, written FROM journal WHERE id >= ? ORDER BY id LIMIT 1", (middle,)
+                ).fetchone()
+                if row is None or (row[1] is not None and row[1] >= cutoff):
+                    high = middle
+                else:
+                    low = int(row[0]) + 1
+            return low
+
+    # -- replay cache --------------------------------------------------------------------
+    def first_seen(self, keys: Iterable[bytes], until: float) -> bool:
+        return self._seen.first_seen(keys, until, time.time())
 
     # -- sequences -----------------------------------------------------------------------
     def next_sequence(self, name: str) -> int:
@@ -149,49 +275,240 @@ class SqliteStore:
     def clear(self) -> None:
         # Sequences are kept: numbers handed out (commitments, attestations) stay unique even
         # across an admin reset, as the insurer's would.
-        with self._pending_lock:
-            self._pending.clear()
-        with self._journal.transaction() as db:
-            db.execute("DELETE FROM journal")
+        with self._flush_lock:
+            with self._pending_lock:
+                self._pending.clear()
+            with self._journal.transaction() as db:
+                db.execute("DELETE FROM journal")
+                db.execute("DELETE FROM journal_dict")
+            self._dictionaries.clear()
+        self._seen.clear()
 
     def close(self) -> None:
         self._closing = True
         self._wake.set()
         self._writer.join(timeout=5)
         self.flush()
+        self._reader.close()
         self._journal.close()
         self._state.close()
 
     def _write_loop(self) -> None:
         while not self._closing:
             self._wake.wait(FLUSH_INTERVAL_S)
-            self.flush()
+            try:
+                self.flush()
+                # Only a store that writes prunes: one opened to read a journal (conformance
+                # evaluate on a data dir) must not delete what it came to read.
+                due = time.monotonic() - self._last_retention >= RETENTION_INTERVAL_S
+                if self._wrote and due:
+                    self._last_retention = time.monotonic()
+                    self._wrote = False
+                    self.apply_retention()
+            except Exception:  # the journal must never take the server down
+                log.exception("journal writer: a batch could not be written")
+
+    # -- rows ----------------------------------------------------------------------------
+    def _row(self, db: Any, entry: JournalEntry, written: float) -> tuple[Any, ...]:
+        keep = self.journal_policy.keeps_bodies(entry.outcome)
+        request_z = request_dict = response_z = response_dict = None
+        if keep:
+            kind = (entry.service, entry.operation)
+            request_z, request_dict = self._compress(db, (*kind, "request"), entry.request)
+            response_z, response_dict = self._compress(db, (*kind, "response"), entry.response)
+        return (
+            entry.at,
+            entry.service,
+            entry.operation,
+            entry.path,
+            entry.soap_action,
+            entry.outcome,
+            entry.code,
+            entry.http_status,
+            entry.duration_ms,
+            entry.provider_nihii,
+            entry.patient_ssin,
+            json.dumps(entry.security, separators=(",", ":")),
+            json.dumps(_compact_stages(entry.stages), separators=(",", ":")),
+            "",
+            "",
+            written,
+            request_z,
+            request_dict,
+            response_z,
+            response_dict,
+            entry.reference,
+            _content_z(entry) if keep else None,
+        )
+
+    def _compress(
+        self, db: Any, kind: tuple[str, str, str], text: str
+    ) -> tuple[bytes | None, int | None]:
+        if not text:
+            return None, None
+        data = mask_secrets(text[:MAX_STORED_BODY]).encode("utf-8", errors="replace")
+        dictionary = self._dictionaries.for_kind(db, kind, data)
+        if dictionary is None:
+            return zlib.compress(data, COMPRESSION_LEVEL), None
+        number, zdict = dictionary
+        compressor = zlib.compressobj(COMPRESSION_LEVEL, zdict=zdict)
+        return compressor.compress(data) + compressor.flush(), number
+
+    def _entry(self, row: tuple[Any, ...]) -> JournalEntry:
+        head = row[: 1 + len(_COLUMNS) - 2]
+        reference, content_z = row[len(head) : len(head) + 2]
+        request, response, request_z, request_dict, response_z, response_dict = row[-6:]
+        values = dict(zip(("id", *_COLUMNS[:-2]), head, strict=True))
+        values["reference"] = reference
+        content = json.loads(zlib.decompress(content_z)) if content_z else {}
+        values["request_content"] = content.get("request", "")
+        values["response_content"] = content.get("response", "")
+        values["security"] = json.loads(values["security"])
+        values["stages"] = _expand_stages(json.loads(values["stages"]))
+        values["request"] = self._text(request, request_z, request_dict)
+        values["response"] = self._text(response, response_z, response_dict)
+        return JournalEntry(**values)
+
+    def _text(self, plain: str, compressed: bytes | None, dictionary: int | None) -> str:
+        if compressed is None:
+            return plain  # a row of an older journal, or no body kept
+        if dictionary is None:
+            data = zlib.decompress(compressed)
+        else:
+            zdict = self._dictionaries.data(self._reader.connection, dictionary)
+            decompressor = zlib.decompressobj(zdict=zdict)
+            data = decompressor.decompress(compressed) + decompressor.flush()
+        return data.decode("utf-8", errors="replace")
 
 
-def _row(entry: JournalEntry) -> tuple[Any, ...]:
-    return (
-        entry.at,
-        entry.service,
-        entry.operation,
-        entry.path,
-        entry.soap_action,
-        entry.outcome,
-        entry.code,
-        entry.http_status,
-        entry.duration_ms,
-        entry.provider_nihii,
-        entry.patient_ssin,
-        json.dumps(entry.security),
-        json.dumps(entry.stages),
-        entry.request[:MAX_STORED_BODY],
-        entry.response[:MAX_STORED_BODY],
-    )
+class _Dictionaries:
+    """Preset dictionaries per (service, operation, direction): the first body of a kind (its
+    last 32 KB) becomes the dictionary of the next DICTIONARY_REFRESH bodies of that kind."""
+
+    def __init__(self) -> None:
+        self._current: dict[tuple[str, str, str], tuple[int, bytes, int]] = {}  # id, data, uses
+        self._cache: dict[int, bytes] = {}
+        self._lock = threading.Lock()
+
+    def for_kind(
+        self, db: Any, kind: tuple[str, str, str], data: bytes
+    ) -> tuple[int, bytes] | None:
+        """The dictionary to compress `data` with; None for the body that becomes the next
+        dictionary (it is stored whole in journal_dict and compressed on its own)."""
+        with self._lock:
+            current = self._current.get(kind)
+            if current is not None and current[2] < DICTIONARY_REFRESH:
+                number, zdict, uses = current
+                self._current[kind] = (number, zdict, uses + 1)
+                return number, zdict
+            if current is not None:
+                db.execute(
+                    "UPDATE journal_dict SET retired = ? WHERE id = ?", (time.time(), current[0])
+                )
+            zdict = data[-DICTIONARY_BYTES:]
+            number = int(
+                db.execute("INSERT INTO journal_dict (data) VALUES (?)", (zdict,)).lastrowid
+            )
+            self._current[kind] = (number, zdict, 0)
+            self._cache[number] = zdict
+            return None
+
+    def data(self, connection: Any, number: int) -> bytes:
+        with self._lock:
+            cached = self._cache.get(number)
+        if cached is not None:
+            return cached
+        row = connection.execute("SELECT data FROM journal_dict WHERE id = ?", (number,)).fetchone()
+        if row is None:
+            raise LookupError(f"journal dictionary {number} is missing")
+        with self._lock:
+            if len(self._cache) > 256:
+                self._cache.clear()
+            self._cache[number] = bytes(row[0])
+        return bytes(row[0])
+
+    def clear(self) -> None:
+        with self._lock:
+            self._current.clear()
+            self._cache.clear()
 
 
-def _entry(row: tuple[Any, ...], include_bodies: bool) -> JournalEntry:
-    values = dict(zip(("id", *_COLUMNS), row, strict=True))
-    values["security"] = json.loads(values["security"])
-    values["stages"] = json.loads(values["stages"])
-    if not include_bodies:
-        values["request"] = values["response"] = ""
-    return JournalEntry(**values)
+def _add_columns(journal: SqliteFile) -> None:
+    with journal.lock:
+        present = {row[1] for row in journal.connection.execute("PRAGMA table_info(journal)")}
+        for name, kind in _ADDED_COLUMNS:
+            if name not in present:
+                journal.connection.execute(f"ALTER TABLE journal ADD COLUMN {name} {kind}")
+        # Dictionaries a previous process was using: none is current any more.
+        journal.connection.execute(
+            "UPDATE journal_dict SET retired = ? WHERE retired IS NULL", (time.time(),)
+        )
+
+
+def _where(query: JournalQuery) -> tuple[str, list[Any]]:
+    """The WHERE clause of `query`'s filters (limit and offset aside), with its parameters."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column in ("service", "operation", "outcome", "provider_nihii", "patient_ssin", "code"):
+        value = getattr(query, column)
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if query.reference:
+        clauses.append("instr(reference, ?) > 0")
+        params.append(query.reference)
+    if query.after_id is not None:
+        clauses.append("id > ?")
+        params.append(query.after_id)
+    if query.since is not None:
+        clauses.append("at >= ?")
+        params.append(query.since)
+    if query.until is not None:
+        clauses.append("at < ?")
+        params.append(query.until)
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
+
+
+def _selected(bodies: bool) -> str:
+    """The columns `_entry` reads: id, metadata, reference, content, then the six of bodies."""
+    columns = ", ".join(_COLUMNS[:-2])
+    if bodies:
+        return (
+            f"id, {columns}, reference, content_z, "
+            "request, response, request_z, request_dict, response_z, response_dict"
+        )
+    return f"id, {columns}, reference, NULL, '', '', NULL, NULL, NULL, NULL"
+
+
+def _content_z(entry: JournalEntry) -> bytes | None:
+    """The business content of both directions, masked and compressed; None when none."""
+    if not (entry.request_content or entry.response_content):
+        return None
+    content = {
+        "request": mask_secrets(entry.request_content[:MAX_STORED_BODY]),
+        "response": mask_secrets(entry.response_content[:MAX_STORED_BODY]),
+    }
+    return zlib.compress(json.dumps(content).encode("utf-8"), COMPRESSION_LEVEL)
+
+
+def _compact_stages(stages: list[dict[str, Any]]) -> list[list[Any]]:
+    """[name, ms] or [name, ms, note]: a third of the JSON of the dicts."""
+    compact: list[list[Any]] = []
+    for stage in stages:
+        item = [stage.get("name", ""), stage.get("ms", 0.0)]
+        if stage.get("note"):
+            item.append(stage["note"])
+        compact.append(item)
+    return compact
+
+
+def _expand_stages(stored: list[Any]) -> list[dict[str, Any]]:
+    expanded: list[dict[str, Any]] = []
+    for item in stored:
+        if isinstance(item, dict):  # a row of an older journal
+            expanded.append(item)
+        else:
+            expanded.append(
+                {"name": item[0], "ms": item[1], "note": item[2] if len(item) > 2 else ""}
+            )
+    return expanded

@@ -1,0 +1,69 @@
+"""`Records` in PostgreSQL: the business records (attestations, GenAsync mailboxes, eFact file
+states) every worker shares. Same semantics as `SqliteRecords`: every write is committed
+before it returns; `deferred()` holds writes in a `Batch` until `commit(batch)` writes them
+in one transaction.
+"""
+
+from __future__ import annotations
+
+from simulator.store.migrations import migrate
+from simulator.store.postgres_pool import ConnectionPool
+from simulator.store.records import BatchedRecords, Operation, parameters
+
+_INSERT = (
+    "INSERT INTO records (kind, key, value) VALUES (%s, %s, %s) ON CONFLICT (kind, key) DO NOTHING"
+)
+_PUT = (
+    "INSERT INTO records (kind, key, value) VALUES (%s, %s, %s) "
+    "ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value"
+)
+_DELETE = "DELETE FROM records WHERE kind = %s AND key = %s"
+
+
+_WRITES: dict[Operation, str] = {"insert": _INSERT, "put": _PUT, "delete": _DELETE}
+
+
+class PostgresRecords(BatchedRecords):
+    def __init__(self, pool: ConnectionPool, *, migrate_schema: bool = True) -> None:
+        super().__init__()
+        self._pool = pool
+        if migrate_schema:
+            with pool.connection() as connection:
+                migrate(connection)
+
+    def _read(self, kind: str, key: str) -> str | None:
+        with self._pool.connection() as connection:
+            row = connection.execute(
+                "SELECT value FROM records WHERE kind = %s AND key = %s", (kind, key)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def _scan(self, kind: str, prefix: str, limit: int) -> list[tuple[str, str]]:
+        # The key column is COLLATE "C" (migrations.py): byte order, as SQLite sorts, and a
+        # LIKE prefix the primary key's index answers; '%', '_' and '\\' in keys are escaped.
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        with self._pool.connection() as connection:
+            rows: list[tuple[str, str]] = connection.execute(
+                "SELECT key, value FROM records WHERE kind = %s AND key LIKE %s "
+                "ORDER BY key LIMIT %s",
+                (kind, pattern, limit),
+            ).fetchall()
+        return rows
+
+    def _write(self, operation: Operation, kind: str, key: str, text: str | None) -> bool:
+        with self._pool.connection() as connection:
+            return connection.execute(_WRITES[operation], parameters(kind, key, text)).rowcount == 1
+
+    def _write_batch(self, operations: list[tuple[Operation, str, str, str | None]]) -> None:
+        with self._pool.transaction() as connection, connection.cursor() as cursor:
+            for operation, kind, key, text in operations:
+                cursor.execute(_WRITES[operation], parameters(kind, key, text))
+
+    def clear(self) -> None:
+        with self._pool.connection() as connection:
+            connection.execute("DELETE FROM records")
+
+    def close(self) -> None:
+        self._pool.close()
+
+
