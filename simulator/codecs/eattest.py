@@ -15,15 +15,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from lxml import etree
 
 from simulator.codecs.kmehr import KMEHR, MS_CORE, MS_PROTOCOL, child, children, text_of
 from simulator.codecs.mycarenet_commons import (
+    V3,
     V4,
     Blob,
     CommonInput,
+    Commons,
     PayloadError,
     add_blob,
     add_common_input,
@@ -47,7 +49,6 @@ SEND = "SendAttestation"
 CANCEL = "CancelAttestation"
 SEND_REQUEST_TAG = f"{{{NAMESPACE}}}SendAttestationRequest"
 CANCEL_REQUEST_TAG = f"{{{NAMESPACE}}}CancelAttestationRequest"
-_OPERATIONS = {SEND_REQUEST_TAG: SEND, CANCEL_REQUEST_TAG: CANCEL}
 ATTEMPT_KEY = "urn:be:cin:nippin:attemptNbr"
 MESSAGE_VERSION = "3.0"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -68,6 +69,39 @@ _FRENCH = {"L": "fr"}
 
 
 @dataclass(frozen=True)
+class AttestVersion:
+    """One eAttest protocol version: its namespace, commons and operations (wire-formats 4.1).
+
+    v1 and v2 carry the same KMEHR over commons v3 (no CommonInput/Attribute, no
+    Detail/@MessageVersion); v1 has no cancellation.
+    """
+
+    label: str
+    namespace: str
+    commons: Commons
+    message_version: str | None  # Detail/@MessageVersion, which only commons core v4 has
+    operations: tuple[str, ...]
+
+    def tag(self, operation: str, suffix: str = "Request") -> str:
+        return f"{{{self.namespace}}}{operation}{suffix}"
+
+
+ATTEST_V3 = AttestVersion("v3", NAMESPACE, V4, MESSAGE_VERSION, (SEND, CANCEL))
+ATTEST_V2 = AttestVersion(
+    "v2", "urn:be:fgov:ehealth:mycarenet:attest:protocol:v2", V3, None, (SEND, CANCEL)
+)
+ATTEST_V1 = AttestVersion(
+    "v1", "urn:be:fgov:ehealth:mycarenet:attest:protocol:v1", V3, None, (SEND,)
+)
+VERSIONS = (ATTEST_V3, ATTEST_V2, ATTEST_V1)
+_OPERATIONS = {
+    version.tag(operation): (version, operation)
+    for version in VERSIONS
+    for operation in version.operations
+}
+
+
+@dataclass(frozen=True)
 class AttestRequest:
     operation: str  # SEND | CANCEL
     request_id: str | None  # @Id
@@ -77,6 +111,7 @@ class AttestRequest:
     reference_date: str | None  # Routing/ReferenceDate
     detail: Blob
     message_version: str | None  # Detail/@MessageVersion
+    version: AttestVersion = ATTEST_V3
 
 
 @dataclass(frozen=True)
@@ -100,24 +135,28 @@ def _local(element: etree._Element) -> str:
 
 
 def parse_request(payload: etree._Element) -> AttestRequest:
-    operation = _OPERATIONS.get(payload.tag if isinstance(payload.tag, str) else "")
-    if operation is None:
-        raise PayloadError(f"/{_local(payload)}: not an eAttest v3 Send/CancelAttestationRequest")
+    """A Send/CancelAttestationRequest of any eAttest version (v1, v2, v3)."""
+    found = _OPERATIONS.get(payload.tag if isinstance(payload.tag, str) else "")
+    if found is None:
+        raise PayloadError(f"/{_local(payload)}: not an eAttest Send/CancelAttestationRequest")
+    version, operation = found
+    commons = version.commons
     where = f"/{operation}Request"
-    common = read_common_input(payload, V4)
-    detail_element = payload.find(V4.p("Detail"))
-    routing = payload.find(V4.p("Routing"))
+    common = read_common_input(payload, commons)
+    detail_element = payload.find(commons.p("Detail"))
+    routing = payload.find(commons.p("Routing"))
     return AttestRequest(
         operation=operation,
         request_id=payload.get("Id"),
         common=common,
-        attempt=_attempt(payload.find(V4.p("CommonInput")), where),
+        attempt=_attempt(payload.find(commons.p("CommonInput")), where),
         patient_ssin=text_of(child(routing, "CareReceiver", "Ssin")),
         reference_date=text_of(child(routing, "ReferenceDate")),
         detail=read_blob(detail_element, f"{where}/Detail"),
         message_version=detail_element.get("MessageVersion")
         if detail_element is not None
         else None,
+        version=version,
     )
 
 
@@ -142,10 +181,12 @@ def build_response(
     response_id: str,
     now: datetime,
 ) -> etree._Element:
+    version = request.version
+    commons = version.commons
     response, blob = build_send_response(
-        _q(NAMESPACE, f"{request.operation}Response"),
-        {"att": NAMESPACE, "p": V4.protocol, "c": V4.core},
-        V4,
+        version.tag(request.operation, "Response"),
+        {"att": version.namespace, "p": commons.protocol, "c": commons.core},
+        commons,
         in_response_to=request.request_id,
         input_reference=request.common.input_reference,
         detail=detail,
@@ -153,7 +194,8 @@ def build_response(
         response_id=response_id,
         issue_instant=_instant(now),
     )
-    blob.set("MessageVersion", MESSAGE_VERSION)
+    if version.message_version is not None:
+        blob.set("MessageVersion", version.message_version)
     return response
 
 
@@ -265,12 +307,21 @@ def _service(transaction: etree._Element) -> AttestedService:
     fee = _item(transaction, "patientpaid")
     if fee is None:
         fee = _item(transaction, "fee")
+    exemption = next(
+        (
+            text_of(c)
+            for c in _contents(claim, "cd")
+            if c.get("S") == "LOCAL" and c.get("SL") == "NIHDI-CLAIM-EXEMPTION"
+        ),
+        None,
+    )
     return AttestedService(
         code=code,
         quantity=text_of(child(claim, "quantity", "decimal")) if claim is not None else None,
         encounter_date=next((text_of(d) for d in _contents(encounter, "date")), None),
         gmd_manager=_coded(manager_party, "id", "ID-HCPARTY"),
         amount=text_of(child(fee, "cost", "decimal")),
+        exemption=exemption,
     )
 
 
@@ -415,7 +466,7 @@ def _header(
     _W.coded(party, "cd", "CD-HCPARTY", (query.author_type if query else None) or "persphysician")
 
 
-def _patient(folder: etree._Element, patient: Patient) -> None:
+def _patient(folder: etree._Element, patient: PatientIdentity) -> None:
     element = _W.sub(folder, KMEHR, "patient")
     _W.coded(element, "id", "ID-PATIENT", patient.ssin)
     _W.sub(element, KMEHR, "firstname", patient.first_name)
@@ -488,11 +539,28 @@ class ServiceLine:
     amount: Decimal  # what the provider charges (the answer carries the official fee)
     quantity: int = 1
     gmd_manager: str | None = None
+    # R50 Z23 in the claim (LOCAL SL=NIHDI-CLAIM-EXEMPTION, as IFHC writes it): "01" declares a
+    # distinct contact, not a duplicate of the same code the same day (domain-rules 6.5) [A value]
+    exemption: str | None = None
+
+
+class PatientIdentity(Protocol):
+    """What a request names of the patient: a population `Patient` or a client's own record
+    (`simulator.client.eattest.PatientRef`)."""
+
+    @property
+    def ssin(self) -> str: ...
+    @property
+    def first_name(self) -> str: ...
+    @property
+    def last_name(self) -> str: ...
+    @property
+    def sex(self) -> str: ...  # "male" | "female"
 
 
 def build_send_transaction(
     author: Author,
-    patient: Patient,
+    patient: PatientIdentity,
     services: Sequence[ServiceLine],
     *,
     now: datetime,
@@ -516,6 +584,9 @@ def build_send_transaction(
         claim = _kmehr_item(cgd, 1, "CD-ITEM", "claim")
         _W.coded(_W.sub(claim, KMEHR, "content"), "cd", "CD-NIHDI", service.code)
         _W.coded(_W.sub(claim, KMEHR, "content"), "cd", "LOCAL", "0", sl="NIHDI-CLAIM-NORM")
+        if service.exemption is not None:
+            content = _W.sub(claim, KMEHR, "content")
+            _W.coded(content, "cd", "LOCAL", service.exemption, sl="NIHDI-CLAIM-EXEMPTION")
         _W.sub(_W.sub(claim, KMEHR, "quantity"), KMEHR, "decimal", str(service.quantity))
         encounter = _kmehr_item(cgd, 2, "CD-ITEM", "encounterdatetime")
         _W.sub(_W.sub(encounter, KMEHR, "content"), KMEHR, "date", service.day.isoformat())
@@ -529,7 +600,7 @@ def build_send_transaction(
 
 
 def build_cancel_transaction(
-    author: Author, patient: Patient, number: str, reason: str, *, now: datetime
+    author: Author, patient: PatientIdentity, number: str, reason: str, *, now: datetime
 ) -> bytes:
     """A KMEHR 1.34 SendTransactionRequest with one `cgacancellation`."""
     root, folder, _, clock = _request_skeleton(author, patient, now)
@@ -542,7 +613,7 @@ def build_cancel_transaction(
 
 
 def _request_skeleton(
-    author: Author, patient: Patient, now: datetime
+    author: Author, patient: PatientIdentity, now: datetime
 ) -> tuple[etree._Element, etree._Element, str, str]:
     root = etree.Element(
         _q(MS_PROTOCOL, "SendTransactionRequest"),
@@ -613,39 +684,51 @@ def build_request(
     content_encryption: str | None,
     request_id: str,
     now: datetime,
+    version: AttestVersion = ATTEST_V3,
 ) -> etree._Element:
+    commons = version.commons
     request = etree.Element(
-        _q(NAMESPACE, f"{operation}Request"),
-        nsmap={"att": NAMESPACE, "p": V4.protocol, "c": V4.core, "xs": XS, "xsi": XSI},
+        version.tag(operation),
+        nsmap={
+            "att": version.namespace,
+            "p": commons.protocol,
+            "c": commons.core,
+            "xs": XS,
+            "xsi": XSI,
+        },
         Id=request_id,
         IssueInstant=_instant(now),
     )
     # The simulator does not check the MyCareNet package licence.
     licence = {"license_user": "mycarenet-sim", "license_password": "-"}
-    element = add_common_input(request, V4, common, **licence)
-    attribute = etree.SubElement(element, V4.c("Attribute"), Key=ATTEMPT_KEY)
-    value = etree.SubElement(attribute, V4.c("Value"))
-    value.set(f"{{{XSI}}}type", "xs:int")
-    value.text = str(attempt)
-    routing = etree.SubElement(request, V4.p("Routing"))
-    receiver = etree.SubElement(routing, V4.c("CareReceiver"))
-    etree.SubElement(receiver, V4.c("Ssin")).text = patient_ssin
-    etree.SubElement(routing, V4.c("ReferenceDate")).text = reference_date.isoformat()
-    add_blob(
+    element = add_common_input(request, commons, common, **licence)
+    if commons is V4:  # CommonInput/Attribute exists from commons core v4 on
+        attribute = etree.SubElement(element, V4.c("Attribute"), Key=ATTEMPT_KEY)
+        value = etree.SubElement(attribute, V4.c("Value"))
+        value.set(f"{{{XSI}}}type", "xs:int")
+        value.text = str(attempt)
+    routing = etree.SubElement(request, commons.p("Routing"))
+    receiver = etree.SubElement(routing, commons.c("CareReceiver"))
+    etree.SubElement(receiver, commons.c("Ssin")).text = patient_ssin
+    etree.SubElement(routing, commons.c("ReferenceDate")).text = reference_date.isoformat()
+    blob = add_blob(
         request,
-        V4.p("Detail"),
+        commons.p("Detail"),
         detail,
         blob_id=f"_{uuid.uuid4()}",
         content_encryption=content_encryption,
-    ).set("MessageVersion", MESSAGE_VERSION)
+    )
+    if version.message_version is not None:
+        blob.set("MessageVersion", version.message_version)
     return request
 
 
-def parse_response_detail(payload: etree._Element) -> Blob:
+def parse_response_detail(payload: etree._Element, version: AttestVersion = ATTEST_V3) -> Blob:
     operation = _local(payload).removesuffix("Response")
-    if payload.tag != _q(NAMESPACE, f"{operation}Response") or operation not in (SEND, CANCEL):
-        raise PayloadError(f"/{_local(payload)}: not an eAttest v3 answer")
-    detail = payload.find(f"{V4.p('Return')}/{V4.p('Detail')}")
+    if payload.tag != version.tag(operation, "Response") or operation not in version.operations:
+        raise PayloadError(f"/{_local(payload)}: not an eAttest {version.label} answer")
+    commons = version.commons
+    detail = payload.find(f"{commons.p('Return')}/{commons.p('Detail')}")
     return read_blob(detail, f"/{operation}Response/Return/Detail")
 
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from simulator.codecs.blob import BlobError, decode_blob, encode_blob, hash_value
-from simulator.codecs.mycarenet_commons import MAX_BLOB_BYTES, PayloadError
+from simulator.codecs.mycarenet_commons import MAX_ANSWER_BYTES, MAX_BLOB_BYTES, PayloadError
+from simulator.soap.text import text_value
 
 GA = "urn:be:cin:nip:async:generic"
 COMMON = "urn:be:cin:mycarenet:esb:common:v2"
@@ -94,7 +95,12 @@ class Blob:
     id: str | None = None
     reference: str | None = None
     issuer: str | None = None
-    hash_value: str | None = None  # as sent; builders always write the computed one
+    # As sent. Builders write the SHA-256 of `content`, or this one when `encoded` is given
+    # too (a stored message: its text and hash were written together, at delivery).
+    hash_value: str | None = None
+    # encryptedForKnownBED (sealed for the insurer) / encryptedForKnownRecipient (for the
+    # requester): the content is then a seal (async MemberData, wire-formats 2.2).
+    content_encryption: str | None = None
     # The Detail text already encoded (base64 of the content, deflated when so): builders
     # write it as is instead of compressing the content again (stored mailbox messages).
     encoded: str | None = field(default=None, compare=False, repr=False)
@@ -380,7 +386,11 @@ def parse_get_response(element: etree._Element) -> GetResponse:
                     nip_reference=_text(output.find(_ci("NIPReference"))),
                     output_reference=_text(output.find(_ci("OutputReference"))),
                 ),
-                detail=read_blob(_child(item, _ga("Detail"), f"{where}/Detail"), f"{where}/Detail"),
+                detail=read_blob(
+                    _child(item, _ga("Detail"), f"{where}/Detail"),
+                    f"{where}/Detail",
+                    max_size=MAX_ANSWER_BYTES,  # the insurer's answers outgrow any post
+                ),
                 xades=_unb64(_child(item, _ga("Xades-t"), f"{where}/Xades-t").text or "", where),
             )
         )
@@ -421,13 +431,20 @@ def parse_fault(element: etree._Element) -> Fault:
 
 
 def add_blob(parent: etree._Element, tag: str, blob: Blob) -> etree._Element:
-    """A `types:Blob` child of `parent`; HashValue is always the SHA-256 of the content."""
+    """A `types:Blob` child of `parent`; HashValue is the SHA-256 of the content (as stored,
+    for a stored message given with its `encoded` text)."""
     element = etree.SubElement(parent, _ga(tag))
     element.set("ContentType", blob.content_type)
     element.set("ContentEncoding", blob.content_encoding)
     element.set("MessageName", blob.message_name)
-    element.set("HashValue", hash_value(blob.content))
-    for name, value in (("Id", blob.id), ("Reference", blob.reference), ("Issuer", blob.issuer)):
+    known = blob.hash_value if blob.encoded is not None else None
+    element.set("HashValue", known or hash_value(blob.content))
+    for name, value in (
+        ("Id", blob.id),
+        ("Reference", blob.reference),
+        ("Issuer", blob.issuer),
+        ("ContentEncryption", blob.content_encryption),
+    ):
         if value is not None:
             element.set(name, value)
     try:
@@ -441,8 +458,9 @@ def add_blob(parent: etree._Element, tag: str, blob: Blob) -> etree._Element:
     return element
 
 
-def read_blob(element: etree._Element, where: str) -> Blob:
-    """Decode a `types:Blob`; a HashValue, when sent, must be the SHA-256 of the content."""
+def read_blob(element: etree._Element, where: str, *, max_size: int = MAX_BLOB_BYTES) -> Blob:
+    """Decode a `types:Blob` of at most `max_size` bytes inflated (a post's, by default); a
+    HashValue, when sent, must be the SHA-256 of the content."""
     message_name = element.get("MessageName")
     if not message_name:
         raise PayloadError(f"{where}/@MessageName: required (e.g. HCPFAC)")
@@ -451,7 +469,7 @@ def read_blob(element: etree._Element, where: str) -> Blob:
         raise PayloadError(f"{where}/@ContentType: required (e.g. text/plain)")
     encoding = element.get("ContentEncoding", "deflate")  # the schema's default
     try:
-        content = decode_blob(element.text or "", encoding, max_size=MAX_BLOB_BYTES)
+        content = decode_blob(element.text or "", encoding, max_size=max_size)
     except BlobError as error:
         raise PayloadError(f"{where}: {error}") from None
     sent_hash = element.get("HashValue")
@@ -468,6 +486,7 @@ def read_blob(element: etree._Element, where: str) -> Blob:
         reference=element.get("Reference"),
         issuer=element.get("Issuer"),
         hash_value=sent_hash,
+        content_encryption=element.get("ContentEncryption"),
     )
 
 
@@ -606,9 +625,8 @@ def _child(parent: etree._Element, tag: str, where: str) -> etree._Element:
 
 
 def _text(element: etree._Element | None) -> str | None:
-    if element is None or element.text is None:
-        return None
-    return element.text.strip() or None
+    # Comment-proof (Origin NIHII): "1234<!---->5678" is "12345678", as the real stack reads it.
+    return (text_value(element) or "").strip() or None
 
 
 def _words(text: str | None) -> list[str]:

@@ -8,6 +8,7 @@ service's business: this module reads and writes the plain business payloads.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,15 +42,23 @@ NAMESPACE = "urn:be:fgov:ehealth:mycarenet:memberdata:protocol:v1"
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
 EXT = "urn:be:cin:nippin:memberdata:saml:extension"
-# The namespace of the status details seen in real fault answers; their element names are
-# not published (wire-formats 2.1 gap), ours mirror the catalogue's fields [A].
+# StatusDetail holds one `Fault` per problem, as insurers answer it: FaultCode, FaultSource,
+# Message, Details/Detail{DetailCode, DetailSource, Location, Message}, the children in the
+# CIN types namespace (types:FaultType). Shape from a real answer kept in FHC
+# `ValidatorTest.kt` and read by FHC/IFHC `MemberDataServiceImpl.kt` (getElementsByTagName
+# in urn:be:cin:types:v1); the Fault element itself sits in the support namespace both
+# declare (types:v1 has no global Fault element).
 SUPPORT = "urn:be:cin:nippin:memberData:support:v2"
+TYPES = "urn:be:cin:types:v1"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 XS = "http://www.w3.org/2001/XMLSchema"
 XML_NS = "http://www.w3.org/XML/1998/namespace"
 REQUEST_TAG = f"{{{NAMESPACE}}}MemberDataConsultationRequest"
 RESPONSE_TAG = f"{{{NAMESPACE}}}MemberDataConsultationResponse"
 ATTRIBUTE_QUERY_TAG = f"{{{SAMLP}}}AttributeQuery"
+ATTRIBUTE_QUERY_LIST_TAG = f"{{{EXT}}}AttributeQueryList"
+RESPONSE_LIST_TAG = f"{{{EXT}}}ResponseList"
+MAX_LIST = 10_000  # maxOccurs of both lists in Extensions-simplified.xsd
 SAML_NSMAP = {"samlp": SAMLP, "saml": SAML, "ext": EXT, "xsi": XSI, "xs": XS}
 
 
@@ -82,6 +91,37 @@ def read_attribute_query(data: bytes, common: CommonInput) -> MemberDataQuery:
         raise PayloadError(
             f"Detail: expected samlp:AttributeQuery, found {etree.QName(query).localname}"
         )
+    return _query_of(query, common)
+
+
+def read_attribute_query_list(data: bytes, common: CommonInput) -> list[MemberDataQuery]:
+    """The queries of an async MemberData post: `ext:AttributeQueryList`, 1 to 10000
+    `samlp:AttributeQuery` (Extensions-simplified.xsd; wire-formats 2.2)."""
+    try:
+        root = parse_xml(data)
+    except XmlRejected as rejected:
+        raise PayloadError(
+            f"Detail: the AttributeQueryList is not XML: {rejected.reason}"
+        ) from None
+    if root.tag != ATTRIBUTE_QUERY_LIST_TAG:
+        raise PayloadError(
+            f"Detail: expected ext:AttributeQueryList, found {etree.QName(root).localname}"
+        )
+    children = [child for child in root if isinstance(child.tag, str)]
+    if not 1 <= len(children) <= MAX_LIST:
+        raise PayloadError(
+            f"Detail/AttributeQueryList: holds {len(children)} queries, 1 to {MAX_LIST} allowed"
+        )
+    for index, child in enumerate(children, start=1):
+        if child.tag != ATTRIBUTE_QUERY_TAG:
+            raise PayloadError(
+                f"Detail/AttributeQueryList/*[{index}]: expected samlp:AttributeQuery, found "
+                f"{etree.QName(child).localname}"
+            )
+    return [_query_of(child, common) for child in children]
+
+
+def _query_of(query: etree._Element, common: CommonInput) -> MemberDataQuery:
     issuer = query.find(f"{{{SAML}}}Issuer")
     extensions = query.find(f"{{{SAMLP}}}Extensions")
     subject = query.find(f"{{{SAML}}}Subject")
@@ -139,6 +179,20 @@ def build_saml_response(
     answer: MemberDataAnswer, query: MemberDataQuery, *, now: datetime
 ) -> bytes:
     """samlp:Response for the query: the status, then one assertion per block."""
+    response = saml_response_element(answer, query, now=now)
+    return etree.tostring(response, xml_declaration=True, encoding="UTF-8")
+
+
+def build_response_list(responses: list[etree._Element]) -> bytes:
+    """`ext:ResponseList`: one samlp:Response per query of an async post, in its order."""
+    root = etree.Element(RESPONSE_LIST_TAG, nsmap=SAML_NSMAP)
+    root.extend(responses)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def saml_response_element(
+    answer: MemberDataAnswer, query: MemberDataQuery, *, now: datetime
+) -> etree._Element:
     issuer_text = f"urn:be:cin:io:{answer.insurer}" if answer.insurer else "urn:be:cin:mycarenet"
     response = etree.Element(
         f"{{{SAMLP}}}Response",
@@ -153,7 +207,7 @@ def build_saml_response(
     _add_status(response, answer)
     for block in answer.blocks:
         _add_assertion(response, block, query, issuer_text, now)
-    return etree.tostring(response, xml_declaration=True, encoding="UTF-8")
+    return response
 
 
 def _add_status(response: etree._Element, answer: MemberDataAnswer) -> None:
@@ -171,20 +225,56 @@ def _add_status(response: etree._Element, answer: MemberDataAnswer) -> None:
 
 
 def _add_detail(parent: etree._Element, item: StatusDetail, insurer: str | None) -> None:
-    element = etree.SubElement(parent, f"{{{SUPPORT}}}Detail", nsmap={"sup": SUPPORT})
+    fault = etree.SubElement(parent, f"{{{SUPPORT}}}Fault", nsmap={"sup": SUPPORT, "t": TYPES})
     source = item.fault_source.replace("XXX", insurer or "XXX")
-    for tag, value in (
-        ("DetailCode", item.code),
-        ("FaultCode", item.fault_code),
-        ("FaultSource", source),
-        ("Location", item.path or ""),
-    ):
-        etree.SubElement(element, f"{{{SUPPORT}}}{tag}").text = value
-    for lang, text in (("en", item.message_en), ("fr", item.message_fr), ("nl", item.message_nl)):
-        if text:
-            message = etree.SubElement(element, f"{{{SUPPORT}}}Message")
-            message.set(f"{{{XML_NS}}}lang", lang)
-            message.text = text
+    location = fault_location(item.path)
+    etree.SubElement(fault, f"{{{TYPES}}}FaultCode").text = item.fault_code
+    etree.SubElement(fault, f"{{{TYPES}}}FaultSource").text = source
+    _add_message(fault, item.message_en or item.code)
+    detail = etree.SubElement(etree.SubElement(fault, f"{{{TYPES}}}Details"), f"{{{TYPES}}}Detail")
+    etree.SubElement(detail, f"{{{TYPES}}}DetailCode").text = item.code
+    etree.SubElement(detail, f"{{{TYPES}}}DetailSource").text = _detail_source(location, source)
+    if location:
+        etree.SubElement(detail, f"{{{TYPES}}}Location").text = location
+    _add_message(detail, item.message_en or item.code)
+
+
+def _add_message(parent: etree._Element, text: str) -> None:
+    message = etree.SubElement(parent, f"{{{TYPES}}}Message")
+    message.set(f"{{{XML_NS}}}lang", "en")
+    message.text = text
+
+
+_FACET_STEP = re.compile(r"^(\w+)\[([^\]@=']+)\]$")
+
+
+def fault_location(path: str | None) -> str | None:
+    """The catalogue's path as insurers write Location: an XPath over the AttributeQuery
+    with `*:` steps and `[@id='...']` predicates, e.g.
+    `/*:AttributeQuery/*:Extensions/*:Facet[@id='urn:be:cin:nippin:insurability']`
+    (the real answer in FHC `ValidatorTest.kt`; FHC evaluates it against its query)."""
+    if not path:
+        return None
+    steps = []
+    for step in path.strip("/").split("/"):
+        facet = _FACET_STEP.match(step)
+        if facet is not None:
+            steps.append(f"*:{facet.group(1)}[@id='{facet.group(2)}']")
+        elif step.startswith("@") or step in ("*", "text()") or ":" in step:
+            steps.append(step)
+        else:
+            steps.append(f"*:{step}")
+    return "/" + "/".join(steps)
+
+
+def _detail_source(location: str | None, fault_source: str) -> str:
+    # Insurers name the facet that failed ("Insurability" in the real answer); problems of
+    # the query itself are MyCareNet's.
+    facet = re.search(r"urn:be:cin:nippin:(\w+)", location or "")
+    if facet is None:
+        return fault_source
+    name = facet.group(1)
+    return name[0].upper() + name[1:]
 
 
 def _add_assertion(
@@ -297,6 +387,13 @@ def build_attribute_query(
     return etree.tostring(query, xml_declaration=True, encoding="UTF-8")
 
 
+def build_attribute_query_list(queries: list[bytes]) -> bytes:
+    """`ext:AttributeQueryList` of serialised AttributeQueries (the async MemberData post)."""
+    root = etree.Element(ATTRIBUTE_QUERY_LIST_TAG, nsmap={"ext": EXT})
+    root.extend(parse_xml(query) for query in queries)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
 def build_request(
     common: CommonInput,
     detail: bytes,
@@ -331,6 +428,7 @@ class MemberDataResult:
     message: str | None
     blocks: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...]  # (type, facet, attributes)
     issuer: str | None
+    in_response_to: str | None = None  # the AttributeQuery's ID
 
     @property
     def accepted(self) -> bool:
@@ -350,11 +448,26 @@ def parse_response_detail(payload: etree._Element) -> Blob:
     return read_blob(detail, "/MemberDataConsultationResponse/Return/Detail")
 
 
+def read_response_list(data: bytes) -> list[MemberDataResult]:
+    """The answers of an async MemberData message (`ext:ResponseList`), in query order."""
+    try:
+        root = parse_xml(data)
+    except XmlRejected as rejected:
+        raise PayloadError(f"Detail: the ResponseList is not XML: {rejected.reason}") from None
+    if root.tag != RESPONSE_LIST_TAG:
+        raise PayloadError(f"Detail: expected ext:ResponseList, found {root.tag}")
+    return [_result_of(response) for response in root.iterfind(f"{{{SAMLP}}}Response")]
+
+
 def read_saml_response(data: bytes) -> MemberDataResult:
     try:
         response = parse_xml(data)
     except XmlRejected as rejected:
         raise PayloadError(f"Detail: the samlp:Response is not XML: {rejected.reason}") from None
+    return _result_of(response)
+
+
+def _result_of(response: etree._Element) -> MemberDataResult:
     code = response.find(f"{{{SAMLP}}}Status/{{{SAMLP}}}StatusCode")
     sub = code.find(f"{{{SAMLP}}}StatusCode") if code is not None else None
     blocks = []
@@ -369,10 +482,11 @@ def read_saml_response(data: bytes) -> MemberDataResult:
     return MemberDataResult(
         status=code.get("Value", "") if code is not None else "",
         sub_status=sub.get("Value") if sub is not None else None,
-        detail_codes=tuple(d.text or "" for d in response.iter(f"{{{SUPPORT}}}DetailCode")),
+        detail_codes=tuple(d.text or "" for d in response.iter(f"{{{TYPES}}}DetailCode")),
         message=response.findtext(f"{{{SAMLP}}}Status/{{{SAMLP}}}StatusMessage"),
         blocks=tuple(blocks),
         issuer=response.findtext(f"{{{SAML}}}Issuer"),
+        in_response_to=response.get("InResponseTo"),
     )
 
 

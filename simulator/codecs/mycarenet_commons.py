@@ -14,8 +14,16 @@ from dataclasses import dataclass
 from lxml import etree
 
 from simulator.codecs.blob import BlobError, decode_blob, encode_blob, hash_value
+from simulator.soap.text import text_value
 
 MAX_BLOB_BYTES = 20 * 1024 * 1024
+# What our client accepts in the insurer's answers (GenAsync get), inflated. Answers outgrow
+# what may be posted: a 920098 or 920900 echoes every record of the 920000 (350 characters)
+# in 800 (the record and its error block), so the largest file a client may post
+# (MAX_BLOB_BYTES, ~15,000 invoices) is answered with ~48 MB, some 3,160 bytes an invoice. No
+# MyCareNet document caps an answer; 64 MiB holds the largest answer any accepted post can
+# cause, with room. (Deflated, such an answer is ~3 MB of base64 in the get.)
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
 
 class PayloadError(ValueError):
@@ -221,9 +229,9 @@ def _same_hash(sent: str, content: bytes) -> bool:
 
 
 def _text(element: etree._Element | None) -> str | None:
-    if element is None or element.text is None:
-        return None
-    return element.text.strip()
+    # Comment-proof: `<Value>123<!---->45</Value>` is "12345", as signed and as Java reads it.
+    text = text_value(element)
+    return text.strip() if text else None
 
 
 def _local(element: etree._Element) -> str:

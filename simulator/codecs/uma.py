@@ -19,6 +19,7 @@ from simulator.codecs.mycarenet_commons import PayloadError
 from simulator.domain.mediprima import RegistryMessage
 from simulator.domain.uma import ORIGIN, Party, SendUma, UmaAttestation
 from simulator.soap.namespaces import XML
+from simulator.soap.text import find_text, text_value
 
 PROTOCOL = "urn:be:fgov:ehealth:mediprima:uma:protocol:v1"
 CORE = "urn:be:fgov:ehealth:mediprima:uma:core:v1"
@@ -65,7 +66,7 @@ def _expect(payload: etree._Element, expected: str) -> str:
 
 
 def _required(parent: etree._Element, name: str, where: str) -> str:
-    value = (parent.findtext(name) or "").strip()
+    value = (find_text(parent, name) or "").strip()
     if not value:
         raise PayloadError(f"{where}/{name}: missing or empty (children are unqualified)")
     return value
@@ -87,15 +88,16 @@ def _read_author(author: etree._Element | None, where: str) -> tuple[Party, ...]
         raise PayloadError(f"{where}: missing")
     parties = []
     for party in author.iterfind(f"{{{COMMONS_CORE}}}HcParty"):
+        # Comment-proof reads: the author's NIHII decides who may delete an attestation.
         ids = tuple(
-            (i.get("Type", ""), (i.text or "").strip())
+            (i.get("Type", ""), (text_value(i) or "").strip())
             for i in party.iterfind(f"{{{COMMONS_CORE}}}Id")
         )
         parties.append(
             Party(
                 ids,
-                party.findtext(f"{{{COMMONS_CORE}}}Name") or "",
-                party.findtext(f"{{{COMMONS_CORE}}}FirstName"),
+                find_text(party, f"{{{COMMONS_CORE}}}Name") or "",
+                find_text(party, f"{{{COMMONS_CORE}}}FirstName"),
             )
         )
     if not parties:
@@ -125,7 +127,7 @@ def parse_search(payload: etree._Element) -> tuple[str | None, SearchUma]:
     if criteria is None:
         raise PayloadError(f"{where}: missing")
     period = criteria.find("Period")
-    number = criteria.findtext("AttestationNumber")
+    number = find_text(criteria, "AttestationNumber")
     if number is None and period is None:
         raise PayloadError(f"{where}: expected AttestationNumber or Period")
     search = SearchUma(

@@ -14,10 +14,17 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
-# GP decisions must be registered in MediPrima from this date; older ones stay on the old path
-# (bill the CPAS), and billing the CPAS directly stays allowed until 31 Oct 2025 (domain-rules 8.1).
+# The MediPrima dates for GPs (docs/rules.md, "MediPrima dates"; S-MEDIPRIMA circular 22/08/2025):
+# GPs may bill MediPrima since 1 Oct 2017 (optional), CPAS must register GP decisions from
+# 1 Sep 2025 (a decision taken before may keep the old path: bill the CPAS), the CPAS may still be
+# billed until 31 Oct 2025, MediPrima is mandatory for registered decisions from 1 Nov 2025.
+MEDIPRIMA_GP_OPEN = date(2017, 10, 1)
 MEDIPRIMA_GP_START = date(2025, 9, 1)
+MEDIPRIMA_TRANSITION_END = date(2025, 10, 31)
 MEDIPRIMA_MANDATORY = date(2025, 11, 1)
+# "quelques jours (en moyenne moins de quatre jours)" (S-MEDIPRIMA): CAAMI pays accepted
+# MediPrima invoices 3 days after the settlement, against 14 for the insurers' eFact.
+MEDIPRIMA_PAYMENT_DAYS = 3
 
 
 class CareKind(StrEnum):
@@ -108,7 +115,8 @@ class CpasDecision:
 
     @property
     def old_path(self) -> bool:
-        """Taken before MediPrima was opened to GPs: billed to the CPAS directly (MP-1)."""
+        """Taken before 1 Sep 2025: the GP may keep billing the CPAS directly, for good (MP-1);
+        MediPrima takes the invoice too, GPs could use it since 2017."""
         return self.start < MEDIPRIMA_GP_START
 
 

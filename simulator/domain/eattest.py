@@ -2,8 +2,10 @@
 
 Plain data in, plain data out. The codec turns the KMEHR SendTransactionRequest into an
 `AttestationQuery` or a `CancellationQuery` (strings as read, None when absent); the rules here
-validate them against the population, the simulator's `today` and what was already attested
-(`Attested`, read from the store by the service). Errors are CD-ERROR-MYCARENET codes with the
+validate them against the population, the simulator's `today` and what the insurer already
+accepted for the patient (its ledger of attested and billed services, judged by
+`ledger_rules`: a duplicate is the same code, day and provider, unless the claim declares a
+distinct contact). Errors are CD-ERROR-MYCARENET codes with the
 texts of the `eattest` catalogue, in catalogue order. Accepted attestations get an invoicing
 number (domain-rules 2.8) and the official fee of each code, whatever amount the client sent.
 """
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
-from simulator.domain import nomenclature
+from simulator.domain import ledger_rules, nomenclature
 from simulator.domain.catalogue import ErrorCatalogue
 from simulator.domain.identifiers import (
     is_valid_cbe,
@@ -26,6 +28,8 @@ from simulator.domain.identifiers import (
     nihii_profession,
     same_person,
 )
+from simulator.domain.ledger_rules import Channel, Finding, LedgerService
+from simulator.domain.memberdata import medical_house_covers, supplement_forbidden
 from simulator.domain.population import Patient, Population
 from simulator.domain.tarification import RuleError
 
@@ -46,6 +50,9 @@ RECEIVING_PARTY = f"{_CGA}/item[paymentreceivingparty]/content/id"
 CLAIM = f"{_CGD}/item[claim]"
 CLAIM_CD = f"{CLAIM}/content/cd[CD-NIHDI]"
 QUANTITY = f"{CLAIM}/quantity/decimal"
+# R50 Z23 "dérogation nombre maximal ou prestation identique" (the catalogue writes [CGD]).
+EXEMPTION = f"{_FOLDER}/transaction[CGD]/item[claim]/content/cd[NIHDI-CLAIM-EXEMPTION]"
+RELATED_SERVICE = f"{CLAIM}/content/cd[CD-NIHDI-RELATEDSERVICE]"
 ENCOUNTER_DATE = f"{_CGD}/item[encounterdatetime]/content/date"
 GMD_MANAGER_ID = f"{_CGD}/item[gmdmanager]/content/hcparty/id"
 INVOICING = f"{_CANCEL}/item[invoicingnumber]"
@@ -70,15 +77,10 @@ CANCELLATION_REASONS: dict[str, str] = {
 CANCELLATION_WINDOW = timedelta(days=14)
 # Codes that cannot be attested electronically: the DMG and the medical-house flat rate (195).
 _NOT_IN_EATTEST = frozenset({nomenclature.Category.DMG, nomenclature.Category.MEDICAL_HOUSE})
-# Consultations: one per patient, code and day; a second one is the duplicate 190 (502255).
-_ONCE_A_DAY = frozenset(
-    {
-        nomenclature.Category.GP_CONSULTATION,
-        nomenclature.Category.GP_VISIT,
-        nomenclature.Category.SPECIALIST_CONSULTATION,
-        nomenclature.Category.DENTAL,
-    }
-)
+# Where each ledger finding is reported (its MyCareNet code: ledger_rules.EATTEST_CODES).
+_FINDING_PATH = {"190": QUANTITY, "192": ENCOUNTER_DATE, "189": RELATED_SERVICE}
+# What the rules call the attestation being decided, before it has a number.
+PENDING = "pending"
 _REQUEST_ID = re.compile(r"(\d{11})\.(\d{6,20})")
 _ISO_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})(Z|[+-]\d{2}:\d{2})?")
 _AMOUNT = re.compile(r"\d{1,7}(\.\d{1,2})?")
@@ -102,6 +104,8 @@ class AttestedService:
     encounter_date: str | None  # item[encounterdatetime]/content/date
     gmd_manager: str | None = None  # item[gmdmanager]/content/hcparty/id (DMG holder named)
     amount: str | None = None  # the fee the client put on the line, ignored for the answer
+    # item[claim]/content/cd[LOCAL SL=NIHDI-CLAIM-EXEMPTION]: R50 Z23, 01 = distinct contact
+    exemption: str | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,7 @@ class FeeLine:
     fee: Decimal  # official fee (nomenclature), not what the client sent
     encounter_date: date
     quantity: str
+    distinct: bool = False  # the claim declared a distinct contact (NIHDI-CLAIM-EXEMPTION)
 
 
 @dataclass(frozen=True)
@@ -320,9 +325,10 @@ def decide_attestation(
     query: AttestationQuery,
     population: Population,
     today: date,
-    attested: Iterable[Attested] = (),
+    history: Iterable[LedgerService] = (),
 ) -> AttestationOutcome:
-    """Accept or refuse one eAttest; `attested`: this patient's earlier attestations."""
+    """Accept or refuse one eAttest; `history`: the services the insurer already accepted
+    for this patient (its ledger: attestations and eFact/MediPrima invoices)."""
     errors = _Errors()
     _request_id(query.request_id, query.author_nihii, errors)
     kind = _author_kind(query.author_nihii, query.envelope_provider_nihii, population, errors)
@@ -336,7 +342,7 @@ def decide_attestation(
     _same_day(query, today, errors)
     if patient is not None and kind is not None:
         _third_party_payment(patient, kind, entries, errors)
-        _duplicates(query, patient, today, attested, errors)
+        _history(query, patient, today, history, errors)
     if errors.found or patient is None:
         insurer = patient.insurer if patient is not None else None
         return AttestationOutcome(errors=errors.result(), patient=patient, insurer=insurer)
@@ -346,6 +352,7 @@ def decide_attestation(
             fee=entry.fee,
             encounter_date=today,
             quantity=(service.quantity or "1").strip(),
+            distinct=ledger_rules.declares_distinct(_exemption(service)),
         )
         for service, entry in zip(query.services, entries, strict=True)
         if entry is not None
@@ -374,7 +381,7 @@ def _global_part(
         supplement = _amount(query.supplement)
         if supplement is None:
             errors.add("111", SUPPLEMENT)
-        elif supplement > 0 and patient is not None and patient.no_supplement:
+        elif supplement > 0 and patient is not None and supplement_forbidden(patient, today):
             # Automatic BIM ("no supp"): no supplement on reimbursable codes (domain-rules 1.2).
             errors.add("130", SUPPLEMENT)
 
@@ -388,7 +395,7 @@ def _services(
 ) -> list[nomenclature.NomenclatureEntry | None]:
     found: list[nomenclature.NomenclatureEntry | None] = []
     for service in query.services:
-        entry = _claim(service, kind, patient, errors)
+        entry = _claim(service, kind, patient, today, errors)
         found.append(entry)
         if service.quantity is None:
             errors.add("100", CLAIM, 2)
@@ -398,12 +405,23 @@ def _services(
             errors.add("100", _CGD, 1)
         elif _parse_date(service.encounter_date) is None:
             errors.add("191", ENCOUNTER_DATE)  # unreadable dates are not today's either
+        exemption = _exemption(service)
+        if exemption is not None and not ledger_rules.is_exemption(exemption):
+            errors.add("130", EXEMPTION)
         _gmd_manager(service, query.author_nihii, patient, errors)
     return found
 
 
+def _exemption(service: AttestedService) -> str | None:
+    return service.exemption.strip() if service.exemption is not None else None
+
+
 def _claim(
-    service: AttestedService, kind: str | None, patient: Patient | None, errors: _Errors
+    service: AttestedService,
+    kind: str | None,
+    patient: Patient | None,
+    today: date,
+    errors: _Errors,
 ) -> nomenclature.NomenclatureEntry | None:
     code = (service.code or "").strip()
     if not code:
@@ -419,11 +437,7 @@ def _claim(
     if kind is not None and kind not in entry.kinds:
         errors.add("171", CLAIM_CD)
         return None
-    if (
-        patient is not None
-        and patient.medical_house
-        and entry.category in nomenclature.MEDICAL_HOUSE_COVERED
-    ):
+    if patient is not None and medical_house_covers(patient, entry.code, today):
         errors.add("169", CLAIM_CD)  # the house's flat rate already pays for it
         return None
     return entry
@@ -477,47 +491,63 @@ def _third_party_payment(
         errors.add("196", PATIENT_ID)
 
 
-def _duplicates(
+def _history(
     query: AttestationQuery,
     patient: Patient,
     today: date,
-    attested: Iterable[Attested],
+    history: Iterable[LedgerService],
     errors: _Errors,
 ) -> None:
-    """502255 / 190: the same consultation for the same patient and day is already attested."""
-    taken = {
-        code
-        for earlier in attested
-        if earlier.cancelled is None
-        and earlier.patient_ssin == patient.ssin
-        and earlier.day == today
-        for code in earlier.codes
-    }
-    sent: set[str] = set()
-    for service in query.services:
-        code = (service.code or "").strip()
-        entry = nomenclature.lookup(code)
-        if entry is None or entry.category not in _ONCE_A_DAY:
+    """190 (502255) and the other ledger codes: judged against what the insurer accepted."""
+    candidates = attested_services(query, patient, today, PENDING)
+    for finding in ledger_rules.judge_all(history, candidates):
+        errors.add(finding.eattest_code, _FINDING_PATH[finding.eattest_code])
+
+
+def attested_services(
+    query: AttestationQuery, patient: Patient, day: date, number: str
+) -> list[LedgerService]:
+    """The attestation's services as the insurer's ledger keeps them (codes it knows only)."""
+    services = []
+    for line, service in enumerate(query.services):
+        entry = nomenclature.lookup((service.code or "").strip())
+        quantity = (service.quantity or "1").strip()
+        if entry is None or not quantity.isdigit():
             continue
-        if entry.code in taken or entry.code in sent:
-            errors.add("190", QUANTITY)
-        sent.add(entry.code)
-
-
-def consultation_keys(ssin: str, day: date, codes: Iterable[str]) -> list[str]:
-    """Keys that make "one consultation per patient, code and day" unique in the store."""
-    keys = []
-    for code in codes:
-        entry = nomenclature.lookup(code)
-        if entry is not None and entry.category in _ONCE_A_DAY:
-            keys.append(f"{ssin}:{day.isoformat()}:{entry.code}")
-    return keys
+        services.append(
+            LedgerService(
+                insurer=patient.insurer,
+                patient=patient.ssin,
+                code=entry.code,
+                day=_parse_date(service.encounter_date) or day,
+                provider=query.author_nihii or "",
+                channel=Channel.EATTEST,
+                source=number,
+                line=line,
+                quantity=int(quantity),
+                distinct=ledger_rules.declares_distinct(_exemption(service)),
+            )
+        )
+    return services
 
 
 def duplicate_outcome(outcome: AttestationOutcome) -> AttestationOutcome:
-    """The refusal when another request took the same consultation a moment earlier."""
+    """The refusal (190) when another request kept the patient's ledger a moment too long."""
     errors = _Errors()
     errors.add("190", QUANTITY)
+    return AttestationOutcome(
+        errors=errors.result(), patient=outcome.patient, insurer=outcome.insurer
+    )
+
+
+def refused_by_ledger(
+    outcome: AttestationOutcome, findings: Iterable[Finding]
+) -> AttestationOutcome:
+    """The refusal when the ledger, judged again as the attestation is recorded, finds what
+    a simultaneous request recorded a moment earlier."""
+    errors = _Errors()
+    for finding in findings:
+        errors.add(finding.eattest_code, _FINDING_PATH[finding.eattest_code])
     return AttestationOutcome(
         errors=errors.result(), patient=outcome.patient, insurer=outcome.insurer
     )

@@ -2,21 +2,27 @@
 
 Pure: the caller passes the file's record types, the checker's rejections, the day it was
 received, what the insurer already received from the same third party and whether it knows
-that third party. Out come the file-level rejections (100721, 100723, 100724, 101420), a
-rejection a scenario forces (`forced`), the 500119/510119/520119 cascades, the verdict (920098
-accepted, or 920099 rejected with type 01 blocking / 02 too many errors and the error
-percentage) and the 920900 settlement totals. No XML, HTTP, store or clock here.
+that third party. Out come the file-level rejections (100721, 100723, 100724, 101420), the
+findings against the patient's history (`billed_services`, `ledger_findings`: 502255, 500444,
+500447, 502258, 500415 by `domain.ledger_rules`), a rejection a scenario forces (`forced`), the
+cascades (a supplement falls with its main service: 500119; a 51/52 with its 50: 510119/520119),
+the verdict (920098 accepted, or 920099 rejected with type 01 blocking / 02 too many errors and
+the error percentage), the services the insurer then keeps in its ledger (`paid_services`) and
+the 920900 settlement totals. No XML, HTTP, store or clock here. docs/rules.md "eFact".
 """
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from simulator.domain import ledger_rules, nomenclature
+from simulator.domain.ledger_rules import Channel, LedgerService
 from simulator.efact.errors import Rejection, letter_of, rejection
-from simulator.efact.parser import Record
+from simulator.efact.parser import Record, ascii_digits
 
 ACCEPTED = "920098"  # file accepted, possibly with rejected records
 REJECTED = "920099"  # whole file rejected
@@ -176,16 +182,28 @@ def file_rules(
 _FALLBACK_TYPE = {"B": "10", "F": "20", "R": "50", "E": "50", "S": "50"}
 
 
-def forced(kinds: Sequence[str], code: str, letter: str | None = None) -> Rejection | None:
+def forced(
+    kinds: Sequence[str],
+    code: str,
+    letter: str | None = None,
+    links: dict[int, int] | None = None,
+) -> Rejection | None:
     """The rejection a scenario forces with `code` (catalogue letter unless `letter`), placed
     on the first record of the code's own type (its first two digits: 100724 on the record
     10, 200820 on the first 20, 514225 on the first 51), else on the first record of its
     letter's level: B the header, F the first invoice (20), R/E/S the first service (50).
-    None when the file has no such record either. 500119 lands on the first 50, which the
-    cascades then treat as a rejected main service: its 51/52 get 510119/520119.
+    A code that only a record 51/52 can carry (514225, 510119), and 500119, which only a
+    secondary service can carry (the first supplement of `links`, `supplement_links`), have
+    no fallback. None when the file has no such record.
     """
     chosen = letter or letter_of(code)
-    wanted = (code[:2], _FALLBACK_TYPE.get(chosen, "50"))
+    if code == "500119":
+        if not links:
+            return None
+        index = min(links)
+        return rejection(code, index, "50", "1", letter=chosen, detail="forced by the scenario")
+    own_only = code[:2] in ("51", "52") or code[2:] == "0119"
+    wanted = (code[:2],) if own_only else (code[:2], _FALLBACK_TYPE.get(chosen, "50"))
     for kind in wanted:
         if kind in kinds:
             index = kinds.index(kind) + 1
@@ -203,9 +221,15 @@ def _zone_of(code: str) -> str:
 # -- cascades (domain-rules 6.3: x0119) -------------------------------------------------------
 
 
-def cascade(kinds: Sequence[str], rejections: Iterable[Rejection]) -> list[Rejection]:
-    """The checker's rejections plus the cascades over each block (a 50 and its 51/52):
-    a 50 whose 51/52 is rejected gets 500119; a 51/52 whose 50 is rejected gets 510119/520119.
+def cascade(
+    kinds: Sequence[str], rejections: Iterable[Rejection], links: dict[int, int] | None = None
+) -> list[Rejection]:
+    """The checker's rejections plus the cascades, main to secondary (domain-rules 6.5,
+    S-FAQ-MC: "secondary services ... rejected with the main service"): a supplement 50 whose
+    main service 50 is rejected gets 500119 (`links`: supplement index -> main index, see
+    `supplement_links`); a 51/52 whose 50 is rejected gets 510119/520119. A record already
+    rejected for its own error keeps only that. A 50 is never rejected for its 51/52: the
+    amount is the 50's, and a wrong commitment number is the 51's own 514225.
 
     `kinds[i]` is the type of record i+1 (its 1-based index in the file).
     """
@@ -225,10 +249,11 @@ def cascade(kinds: Sequence[str], rejections: Iterable[Rejection]) -> list[Rejec
         by_index[index].append(item)
         found.append(item)
 
+    for supplement, main in sorted((links or {}).items()):
+        if rejected(main) and not rejected(supplement):
+            add(supplement, "50", f"its main service (record {main}) is rejected")
     for block in _blocks(kinds):
         head, followers = block[0], block[1:]
-        if not rejected(head) and any(rejected(i) for i in followers):
-            add(head, "50", "a record 51/52 of its block is rejected")
         if rejected(head):
             for index in followers:
                 if not rejected(index):  # already rejected for its own error: that says it
@@ -265,6 +290,7 @@ def decide(
     *,
     third_party_known: bool = True,
     force: Rejection | None = None,
+    links: dict[int, int] | None = None,
 ) -> Decision:
     """920098 or 920099 for a checked file. `facts` is None when the file has no record 10
     (the checker reported it); the file-level rules are then skipped. `force` (see `forced`)
@@ -279,7 +305,7 @@ def decide(
         r.index == force.index and r.code == force.code for r in found
     ):
         found.append(force)
-    found = cascade(kinds, found)
+    found = cascade(kinds, found, links)
     rejecting = [r for r in found if r.letter in REJECTING]
     in_error = len({r.index for r in rejecting})
     at_origin = len({r.index for r in rejecting if r.code[2:] != "0119"})
@@ -297,6 +323,141 @@ def decide(
     return Decision(verdict, kind, share, records, in_error, tuple(found))
 
 
+# -- the patient's history: the ledger (docs/rules.md "eFact") ---------------------------------
+
+
+@dataclass(frozen=True)
+class Billed:
+    """One record 50 as the ledger sees it, with the record 20 of its invoice."""
+
+    index: int
+    invoice: int  # index of its record 20
+    service: LedgerService
+
+
+def billed_services(
+    records: Iterable[Record], insurer: str, reference: str, channel: Channel = Channel.EFACT
+) -> list[Billed]:
+    """The services of a file (its records 50 with a numeric code and a real first date), in
+    file order. Source "<file reference>/<invoice number>", line = the record's index, so that
+    a file recorded again replaces its own services (ledger: same source and line)."""
+    found: list[Billed] = []
+    invoice, number = 0, ""
+    for record in records:
+        text = record.text
+        if record.type == "20":
+            invoice, number = record.index, text[114:126].lstrip("0") or "0"
+            continue
+        if record.type != "50":
+            continue
+        code, day = text[9:16], _day(text[16:24])
+        if not ascii_digits(code) or day is None:
+            continue
+        units, tooth = text[107:112], text[162:164]
+        found.append(Billed(record.index, invoice, LedgerService(
+            insurer=insurer,
+            patient=text[37:48],
+            code=code,
+            day=day,
+            provider=text[68:79],
+            channel=channel,
+            source=f"{reference}/{number}",
+            line=record.index,
+            quantity=int(units[1:]) if units[:1] in "+0" and units[1:].isdigit() else 1,
+            tooth=tooth if ascii_digits(tooth) and tooth != "00" else None,
+            distinct=ledger_rules.declares_distinct(text[112:114]),
+        )))  # fmt: skip
+    return found
+
+
+def _day(text: str) -> date | None:
+    if len(text) != 8 or not ascii_digits(text):
+        return None
+    try:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    except ValueError:
+        return None
+
+
+def supplement_links(billed: Sequence[Billed]) -> dict[int, int]:
+    """Supplement record -> its main service's record: same invoice, patient, day and provider,
+    the main code one `nomenclature.MAIN_SERVICES` names for the supplement."""
+    links: dict[int, int] = {}
+    mains: dict[tuple[int, str, date, str], list[Billed]] = defaultdict(list)
+    for item in billed:
+        s = item.service
+        mains[(item.invoice, s.patient, s.day, s.person)].append(item)
+    for item in billed:
+        s = item.service
+        wanted = nomenclature.MAIN_SERVICES.get(s.code)
+        if wanted is None:
+            continue
+        for other in mains[(item.invoice, s.patient, s.day, s.person)]:
+            if other.service.code in wanted:
+                links[item.index] = other.index
+                break
+    return links
+
+
+def ledger_findings(
+    billed: Sequence[Billed],
+    history: Iterable[LedgerService],
+    rejected: Iterable[int] = (),
+    table: ledger_rules.Constraints | None = None,
+) -> list[Rejection]:
+    """The rules of `ledger_rules` for each service in file order against the patient's
+    `history` at the insurer (other files, eAttest) and the services before it in the file:
+    the same consultation later, twice in an invoice, after an eAttest -> 502255, ...
+    A service rejected already (`rejected`: record indexes) is judged but joins no history:
+    the insurer did not accept it."""
+    skip = set(rejected)
+    known: dict[str, list[LedgerService]] = defaultdict(list)
+    for old in history:
+        known[old.patient].append(old)
+    found: list[Rejection] = []
+    for item in billed:
+        service = item.service
+        past = known[service.patient]
+        findings = ledger_rules.judge(past, service, table)
+        for finding in findings:
+            found.append(rejection(finding.code, item.index, "50", _zone_of(finding.code),
+                                   detail=_why(finding)))  # fmt: skip
+        if not findings and item.index not in skip:
+            past.append(service)
+    return found
+
+
+def _why(finding: ledger_rules.Finding) -> str:
+    other = finding.conflict
+    if other is None:
+        return finding.rule
+    return f"{finding.rule}: {other.channel.value} {other.source} ({other.code} on {other.day})"
+
+
+def paid_services(billed: Sequence[Billed], rejections: Iterable[Rejection]) -> list[LedgerService]:
+    """What the insurer keeps in its ledger once the file is accepted: the services paid, not
+    those rejected (R/F/B on the 50) or whose invoice is rejected (F/B on its 20, 25 or 80)."""
+    letters: dict[int, set[str]] = defaultdict(set)
+    for item in rejections:
+        letters[item.index].add(item.letter)
+    invoice_letters = {"F", "B"}
+    rejected_invoices = {
+        index for index, found in letters.items() if found & invoice_letters
+    }
+    # An F on the 25 or 80 of an invoice: every record from its 20 to its 80 is that invoice.
+    starts = sorted({item.invoice for item in billed})
+    bad_starts = set()
+    for index in rejected_invoices:
+        position = bisect.bisect_right(starts, index)
+        if position:
+            bad_starts.add(starts[position - 1])
+    return [
+        item.service
+        for item in billed
+        if not letters.get(item.index, set()) & REJECTING and item.invoice not in bad_starts
+    ]
+
+
 # -- the settlement ---------------------------------------------------------------------------
 
 
@@ -304,7 +465,7 @@ def settle(
     records: Iterable[Record], rejections: Iterable[Rejection], today: date, rules: Rules = Rules()
 ) -> Settlement:
     """Totals of account A over the 50 records: a service is paid unless it, or its invoice
-    (an F or B on its 20 or 80), is rejected. Streams one invoice at a time."""
+    (an F or B on its 20, 25 or 80), is rejected. Streams one invoice at a time."""
     letters: dict[int, set[str]] = defaultdict(set)
     for item in rejections:
         letters[item.index].add(item.letter)
@@ -315,9 +476,11 @@ def settle(
         mine = letters.get(record.index, set())
         if record.type == "20":
             pending, invoice_rejected = [], bool(mine & {"F", "B"})
+        elif record.type == "25":  # MediPrima beneficiary: an F there rejects the invoice
+            invoice_rejected = invoice_rejected or bool(mine & {"F", "B"})
         elif record.type == "50":
             text = record.text
-            amount = int(text[87:99]) if text[88:99].isdigit() else 0
+            amount = int(text[87:99]) if ascii_digits(text[88:99]) else 0
             pending.append((amount, bool(mine & REJECTING)))
         elif record.type == "80":
             invoice_rejected = invoice_rejected or bool(mine & {"F", "B"})

@@ -14,7 +14,14 @@ from datetime import date
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from simulator.domain.cpas import MEDIPRIMA_GP_START, MEDIPRIMA_MANDATORY, CareKind, CpasDecision
+from simulator.domain.cpas import (
+    MEDIPRIMA_GP_OPEN,
+    MEDIPRIMA_GP_START,
+    MEDIPRIMA_MANDATORY,
+    MEDIPRIMA_TRANSITION_END,
+    CareKind,
+    CpasDecision,
+)
 from simulator.domain.identifiers import is_valid_niss
 
 if TYPE_CHECKING:
@@ -82,9 +89,24 @@ _MESSAGES: dict[str, tuple[Severity, str, str]] = {
     ),
     "OLD_PATH": (
         Severity.INFORMATION,
-        "La décision {0} a été prise avant le {1} : les soins sont facturés directement au CPAS.",
-        "De beslissing {0} werd vóór {1} genomen: de zorg wordt rechtstreeks aan het OCMW "
-        "gefactureerd.",
+        "La décision {0} a été prise avant le {1} : les soins peuvent toujours être facturés "
+        "directement au CPAS.",
+        "De beslissing {0} werd vóór {1} genomen: de zorg mag nog steeds rechtstreeks aan het "
+        "OCMW worden gefactureerd.",
+    ),
+    "TRANSITION": (
+        Severity.INFORMATION,
+        "Jusqu'au {1}, les soins couverts par la décision {0} peuvent encore être facturés au "
+        "CPAS ; à partir du {2}, la facturation via MediPrima est obligatoire.",
+        "Tot {1} mag de zorg gedekt door de beslissing {0} nog aan het OCMW worden "
+        "gefactureerd; vanaf {2} is facturatie via MediPrima verplicht.",
+    ),
+    "BEFORE_MEDIPRIMA": (
+        Severity.WARNING,
+        "Les soins prodigués avant le {1} ne peuvent être facturés par le système MediPrima "
+        "(décision {0}) : envoyez la facture au CPAS.",
+        "Zorg verstrekt vóór {1} kan niet via MediPrima worden gefactureerd (beslissing {0}): "
+        "stuur de factuur naar het OCMW.",
     ),
     "NO_DOCTOR_COVER": (
         Severity.WARNING,
@@ -172,6 +194,8 @@ def consult_carmed(
         refusal = _no_agreement(decision, day, query.provider_nihii)
         if refusal is not None:
             messages.append(refusal)
+        else:
+            messages.extend(_route_notice(decision, day))
         attestation = uma_attestation_for(decision, query.start, query.end, uma_attestations)
         if decision.medical_urgency and attestation is None:
             messages.append(
@@ -188,8 +212,8 @@ def _no_agreement(
     number = decision.carmed_number
     if not decision.active_on(day):
         return message("DECISION_SUSPENDED", number)
-    if decision.old_path:
-        return message("OLD_PATH", number, MEDIPRIMA_GP_START.strftime("%d/%m/%Y"))
+    if day < MEDIPRIMA_GP_OPEN:  # GPs bill MediPrima since 1 Oct 2017 only (docs/rules.md)
+        return message("BEFORE_MEDIPRIMA", number, _dmy(MEDIPRIMA_GP_OPEN))
     cover = decision.cover(CareKind.DOCTOR)
     if cover is None:
         return message("NO_DOCTOR_COVER", number)
@@ -198,6 +222,24 @@ def _no_agreement(
     if provider_nihii and not decision.allows_provider(CareKind.DOCTOR, provider_nihii):
         return message("NOT_IN_PROVIDER_LIST", number)
     return None
+
+
+def _route_notice(decision: CpasDecision, day: date) -> tuple[RegistryMessage, ...]:
+    """Where else the GP may bill care of `day` (docs/rules.md, "MediPrima dates"): the CPAS
+    for a decision taken before 1 Sep 2025 (for good) or until 31 Oct 2025 (transition)."""
+    route = billing_route(decision, day)
+    if route is not BillingRoute.CPAS_OR_MEDIPRIMA:
+        return ()
+    number = decision.carmed_number
+    if decision.old_path:
+        return (message("OLD_PATH", number, _dmy(MEDIPRIMA_GP_START)),)
+    return (
+        message("TRANSITION", number, _dmy(MEDIPRIMA_TRANSITION_END), _dmy(MEDIPRIMA_MANDATORY)),
+    )
+
+
+def _dmy(day: date) -> str:
+    return day.strftime("%d/%m/%Y")
 
 
 def uma_attestation_for(
@@ -230,24 +272,25 @@ def _overlaps(decision: CpasDecision, start: date, end: date) -> bool:
 class BillingRoute(StrEnum):
     """Where a GP sends the invoice for care under a CPAS decision."""
 
-    CPAS = "cpas"  # old path: the CPAS is billed directly; MediPrima refuses it (205)
-    CPAS_OR_MEDIPRIMA = "cpas-or-mediprima"  # transition: both are accepted
+    CPAS = "cpas"  # before GPs could use MediPrima: the CPAS only; MediPrima refuses it (205)
+    CPAS_OR_MEDIPRIMA = "cpas-or-mediprima"  # both are accepted
     MEDIPRIMA = "mediprima"  # MediPrima is mandatory
 
 
-def mediprima_start(decision: CpasDecision) -> date | None:
-    """First day of care MediPrima accepts for this decision; None for a decision taken before
-    GPs could use MediPrima: it stays on the old path for good (domain-rules 8.1)."""
-    return None if decision.old_path else max(decision.start, MEDIPRIMA_GP_START)
+def mediprima_start(decision: CpasDecision) -> date:
+    """First day of care MediPrima takes under this decision: GPs could bill MediPrima since
+    1 Oct 2017 (S-MEDIPRIMA history; docs/rules.md)."""
+    return max(decision.start, MEDIPRIMA_GP_OPEN)
 
 
 def billing_route(decision: CpasDecision, care_day: date) -> BillingRoute:
-    """The transition rule: before 1 Nov 2025 the CPAS may still be billed directly; from then
-    on MediPrima is mandatory for care under a decision registered in MediPrima."""
-    start = mediprima_start(decision)
-    if start is None or care_day < start:
+    """The transition rule (docs/rules.md, "MediPrima dates"): MediPrima takes GP care since
+    1 Oct 2017; a decision taken before 1 Sep 2025 may stay on the old path (bill the CPAS) for
+    good; for the others the CPAS may be billed until 31 Oct 2025, MediPrima is mandatory
+    from 1 Nov 2025."""
+    if care_day < mediprima_start(decision):  # before the decision, or before 1 Oct 2017
         return BillingRoute.CPAS
-    if care_day < MEDIPRIMA_MANDATORY:
+    if decision.old_path or care_day < MEDIPRIMA_MANDATORY:
         return BillingRoute.CPAS_OR_MEDIPRIMA
     return BillingRoute.MEDIPRIMA
 

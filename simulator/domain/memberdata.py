@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from simulator.domain import nomenclature
 from simulator.domain.calendar import shift_years
 from simulator.domain.care import HospitalStay
 from simulator.domain.catalogue import ErrorCatalogue
@@ -50,6 +51,11 @@ _EMPTY_DIMENSION = {
     "contactType": "EMPTY_CONTACTTYPE",
     "carePathType": "EMPTY_CAREPATHTYPE",
 }
+# Dimensions that may be repeated in their facet, each occurrence naming one more value: the
+# connector's default carePath facet asks for diabetes and renalinsufficiency at once
+# (client-quirks #10), and the catalogue's DUPLICATED_DIMENSION is for "a *unique* dimension"
+# repeated. requestType and contactType each take one value: they stay unique.
+REPEATABLE_DIMENSIONS = frozenset({"carePathType"})
 _UNALLOWED_DIMENSION = {
     "requestType": "UNALLOWED_REQUESTTYPE",
     "contactType": "UNALLOWED_CONTACTTYPE",
@@ -81,6 +87,12 @@ PAYMENT = "urn:be:cin:nippin:insurability:payment"
 HOSPITALISATION = "urn:be:cin:nippin:hospitalisation"
 MEDICAL_HOUSE = "urn:be:cin:nippin:medicalHouse"
 TECHNICAL = "urn:be:cin:nippin:technicalAssertion"
+# The "special status" of an automatic BIM (no income enquiry): "no supp", no supplement may be
+# charged on reimbursable ambulatory codes (S-FAQ-INAMI, domain-rules 1.2) [C]. The attribute
+# that carries it was not found [U]: we answer it in the insurability facet, in the payment
+# block, where the GenIns predecessor kept Payment/SpecialSocialCategory (GENINS-XSD) [A].
+SPECIAL_STATUS = f"{_NIPPIN}payment:specialStatus"
+NO_SUPPLEMENT = "no supp"
 
 
 @dataclass(frozen=True)
@@ -90,6 +102,10 @@ class FacetRequest:
 
     def dimension(self, name: str) -> str | None:
         return next((value for key, value in self.dimensions if key == name), None)
+
+    def values(self, name: str) -> tuple[str, ...]:
+        """Every value sent for `name`: several for a repeatable dimension (carePathType)."""
+        return tuple(value for key, value in self.dimensions if key == name)
 
 
 @dataclass(frozen=True)
@@ -255,16 +271,18 @@ def _check_dimensions(facet: FacetRequest) -> None:
     for name in names:
         if name not in allowed:
             raise Refusal("INVALID_DIMENSION_ID")
-    if len(set(names)) != len(names):
+    unique = [name for name in names if name not in REPEATABLE_DIMENSIONS]
+    if len(set(unique)) != len(unique):
         raise Refusal("DUPLICATED_DIMENSION")
     for name, values in allowed.items():
-        value = facet.dimension(name)
-        if value is None:
+        sent = facet.values(name)
+        if not sent:
             raise Refusal("MISSING_DIMENSION")
-        if not value.strip():
-            raise Refusal(_EMPTY_DIMENSION[name])
-        if value.strip() not in values:
-            raise Refusal(_UNALLOWED_DIMENSION[name])
+        for value in sent:
+            if not value.strip():
+                raise Refusal(_EMPTY_DIMENSION[name])
+            if value.strip() not in values:
+                raise Refusal(_UNALLOWED_DIMENSION[name])
 
 
 def _check_subject_form(query: MemberDataQuery) -> None:
@@ -425,8 +443,10 @@ def _insurability(
         blocks.append(AnswerBlock(PERIOD, facet, _period_attributes(period, invoicing)))
     if periods:
         by_insurer = "true" if patient.third_party_payment_mandatory else "false"
-        payment = (Attribute(f"{_NIPPIN}payment:byIO", by_insurer, "boolean"),)
-        blocks.append(AnswerBlock(PAYMENT, facet, payment))
+        payment = [Attribute(f"{_NIPPIN}payment:byIO", by_insurer, "boolean")]
+        if any(_no_supplement(patient, period) for period in periods):
+            payment.append(Attribute(SPECIAL_STATUS, NO_SUPPLEMENT))
+        blocks.append(AnswerBlock(PAYMENT, facet, tuple(payment)))
     contract = patient.medical_house_contract
     if contract is not None and _overlap(contract.start, contract.end, start, end):
         attributes = [
@@ -451,6 +471,35 @@ def _insurability(
         ]
         blocks.append(AnswerBlock(HOSPITALISATION, facet, tuple(attributes)))
     return blocks
+
+
+def supplement_forbidden(patient: Patient, day: date) -> bool:
+    """No supplement may be charged to `patient` for care on `day`: an automatic BIM ("no
+    supp", S-FAQ-INAMI). BIM granted after an income enquiry may still pay supplements in 2025.
+    For the eFact and eAttest checks (eFact 503043 [I], eAttest 130 on the supplement)."""
+    period = patient.period_on(day)
+    return period is not None and _no_supplement(patient, period)
+
+
+def medical_house_covers(patient: Patient, code: str, day: date) -> bool:
+    """`code` on `day` is paid by the patient's medical-house flat rate (the `medicalHouse`
+    block): the insurer refuses it per act — eAttest 169, eFact 500450 (S-FAQ-INAMI: a paper
+    ASD when the member consults outside the house) [C]. GP acts only, the "medical"
+    discipline of the contract [A: which codes the flat rate covers]."""
+    contract = patient.medical_house_contract
+    entry = nomenclature.lookup(code)
+    return (
+        contract is not None
+        and contract.covers(day)
+        and "medical" in contract.disciplines
+        and entry is not None
+        and entry.category in nomenclature.MEDICAL_HOUSE_COVERED
+    )
+
+
+def _no_supplement(patient: Patient, period: InsurabilityPeriod) -> bool:
+    # BIM on that period (CT1 ends in 1, domain-rules 3.2) and granted without income enquiry.
+    return period.ct1.endswith("1") and patient.bim_basis == "automatic"
 
 
 def _hospital_stay(patient: Patient, start: date, end: date) -> HospitalStay | None:

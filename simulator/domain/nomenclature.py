@@ -140,6 +140,21 @@ _TABLE: tuple[NomenclatureEntry, ...] = (
 
 TABLE: dict[str, NomenclatureEntry] = {entry.code: entry for entry in _TABLE}
 
+_CONSULTATIONS_AND_VISITS = frozenset(
+    e.code for e in _TABLE if e.category in (Category.GP_CONSULTATION, Category.GP_VISIT)
+)
+# A supplement is billed with its main service (same patient, day and provider) and falls with
+# it: the insurer rejects it with 500119 when the main service is rejected (domain-rules 6.5,
+# S-FAQ-MC "secondary services (guard supplements, technical acts) rejected with the main
+# service"). The pairs are the labels of the table [C labels, A pairing of 103095].
+MAIN_SERVICES: dict[str, frozenset[str]] = {
+    "102410": frozenset({"101010"}),
+    "102432": frozenset({"101032"}),
+    "102454": frozenset({"101054"}),
+    "102476": frozenset({"101076"}),
+    "103095": _CONSULTATIONS_AND_VISITS,
+}
+
 
 def lookup(code: str) -> NomenclatureEntry | None:
     """The entry of a 6-digit code (a 7-digit eFact code with a leading 0 is accepted)."""

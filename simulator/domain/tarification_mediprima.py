@@ -1,17 +1,19 @@
 """CAAMI tarification (`tariffmediprima`): who pays what for a patient under a CPAS decision.
 
 The request is the eTar one (same `TarificationQuery`), so the request, author and date checks
-are eTar's; then MediPrima's own rejections (catalogue `etar-mediprima`, domain-rules 8.3):
-200 deceased, 201 no active decision, 202 no decision, 203 suspended, 204 provider not listed,
-205 care MediPrima cannot take (old path / before the decision's MediPrima start), 206 cover not
-active, 207 no such cover, 183 age, 196 code no longer attestable. Accepted codes are split into
-the State part (SPP IS, `reimbursement-fpssi`), the CPAS part (`reimbursement-pswc`) and the
-patient's part.
+are eTar's; then MediPrima's own rejections (catalogue `etar-mediprima`, docs/rules.md
+"CAAMI tarification"): 200 deceased, 201 no active decision, 202 no decision, 203 suspended,
+204 provider not listed, 205 care before 1 Oct 2017 (GPs could not bill MediPrima yet), 206
+cover not active, 207 no such cover, 183 age, 196 code no longer attestable, and 208 (the
+simulator's own code: no catalogue has one) urgent medical aid only without an AMU attestation.
+Accepted codes are split into the State part (SPP IS, `reimbursement-fpssi`), the CPAS part
+(`reimbursement-pswc`) and the patient's part.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -19,12 +21,12 @@ from typing import TYPE_CHECKING
 
 from simulator.domain import nomenclature
 from simulator.domain.catalogue import ErrorCatalogue, rule_error
-from simulator.domain.cpas import MEDIPRIMA_GP_START, CareKind, Cover, CpasDecision, Support
+from simulator.domain.cpas import MEDIPRIMA_GP_OPEN, CareKind, Cover, CpasDecision, Support
 from simulator.domain.mediprima import (
     BillingRoute,
     billing_route,
-    mediprima_start,
     patient_decision,
+    uma_attestation_for,
 )
 from simulator.domain.tarification import (
     CLAIM,
@@ -58,6 +60,18 @@ ATTESTABLE_UNTIL: dict[str, date] = {"101010": date(2025, 12, 31)}
 # Names of the covers as the 204/206/207 texts quote them.
 _COVER_NAMES = {CareKind.DOCTOR: ("Médecin", "Arts")}
 _PLACEHOLDER = re.compile(r"\{(\d)\}")
+# CAAMI must check the AMU attestation before paying (S-MEDIPRIMA) but no catalogue has a code
+# for its absence (domain-rules 11.10): the simulator's own, next to 200-207 [A].
+NO_UMA_ATTESTATION = "208"
+_OWN: dict[str, tuple[str, str]] = {
+    NO_UMA_ATTESTATION: (
+        "La décision {0} ne couvre que l'aide médicale urgente et aucune attestation d'aide "
+        "médicale urgente ne couvre le {1}. Envoyez d'abord l'attestation (MediPrima UMA).",
+        "De beslissing {0} dekt enkel dringende medische hulp en geen enkel DMH-attest dekt "
+        "{1}. Stuur eerst het attest (MediPrima UMA).",
+    ),
+}
+AmuAttestations = Sequence[tuple[str, date, date | None]]  # (number, start, end) sent via UMA
 
 
 @dataclass(frozen=True)
@@ -101,12 +115,18 @@ class _Rejections(ErrorCollector):
 
     def result(self) -> tuple[RuleError, ...]:
         catalogue = ErrorCatalogue.load(CATALOGUE)
-        ordered = sorted(self.found, key=lambda pair: catalogue.order(*pair))
+        last = len(catalogue.entries)  # own codes after the catalogue's
+        ordered = sorted(
+            self.found, key=lambda pair: last if pair[0] in _OWN else catalogue.order(*pair)
+        )
         return tuple(self._filled(code, path) for code, path in ordered)
 
     def _filled(self, code: str, path: str) -> RuleError:
-        error = rule_error(CATALOGUE, code, path)
         arguments = self.arguments.get((code, path), ())
+        if code in _OWN:
+            fr, nl = _OWN[code]
+            return RuleError(code, path, fill(fr, arguments), fill(nl, arguments))
+        error = rule_error(CATALOGUE, code, path)
         return RuleError(
             error.code,
             error.path,
@@ -131,9 +151,14 @@ def _day(day: date) -> str:
 
 
 def consult_mediprima_tariff(
-    query: TarificationQuery, population: Population, today: date
+    query: TarificationQuery,
+    population: Population,
+    today: date,
+    uma_attestations: AmuAttestations = (),
 ) -> MediprimaOutcome:
-    """Answer one CAAMI tarification: every rejection (catalogue order) or one line per code."""
+    """Answer one CAAMI tarification: every rejection (catalogue order) or one line per code.
+
+    `uma_attestations` are the patient's AMU attestations stored by the UMA service."""
     errors = _Rejections()
     check_request_id(query, errors)
     kind = check_author(query, population, errors)
@@ -150,7 +175,7 @@ def consult_mediprima_tariff(
     if errors.found or day is None or kind is None:
         return MediprimaOutcome(errors=errors.result(), patient=patient)
 
-    decision = _decision(query, patient, day, errors)
+    decision = _decision(query, patient, day, errors, uma_attestations)
     route = billing_route(decision, day) if decision is not None else None
     if errors.found or patient is None or decision is None:
         return MediprimaOutcome(errors.result(), patient=patient, decision=decision, route=route)
@@ -183,7 +208,11 @@ def _claim(
 
 
 def _decision(
-    query: TarificationQuery, patient: Patient | None, day: date, errors: _Rejections
+    query: TarificationQuery,
+    patient: Patient | None,
+    day: date,
+    errors: _Rejections,
+    uma_attestations: AmuAttestations = (),
 ) -> CpasDecision | None:
     """The decision the care falls under, after MediPrima's patient and cover rejections."""
     ssin = query.patient_ssin or ""
@@ -197,9 +226,10 @@ def _decision(
     if decision is None or not decision.valid_on(day):
         errors.add("201", PATIENT, ssin)
         return decision
-    start = mediprima_start(decision)
-    if start is None or day < start:
-        errors.add("205", ENCOUNTER_DATE, _day(start or MEDIPRIMA_GP_START))
+    # Not the old path: a decision taken before 1 Sep 2025 may be billed either way; only care
+    # before GPs could use MediPrima at all is sent back to the CPAS (docs/rules.md).
+    if day < MEDIPRIMA_GP_OPEN:
+        errors.add("205", ENCOUNTER_DATE, _day(MEDIPRIMA_GP_OPEN))
         return decision
     if not decision.active_on(day):
         errors.add("203", PATIENT)
@@ -216,6 +246,11 @@ def _decision(
     author = query.author_nihii or ""
     if not decision.allows_provider(CareKind.DOCTOR, author):
         errors.add("204", TRANSACTION_AUTHOR, fr_name, decision.carmed_number)
+        return decision
+    attested = uma_attestation_for(decision, day, day, uma_attestations)
+    if decision.medical_urgency and attested is None:
+        # CAAMI checks the AMU attestation exists before it prices urgent aid (S-MEDIPRIMA).
+        errors.add(NO_UMA_ATTESTATION, PATIENT, decision.carmed_number, _day(day))
     return decision
 
 

@@ -21,19 +21,31 @@ from simulator.domain.identifiers import (
     is_valid_niss,
     is_valid_nomenclature_code,
 )
+from simulator.domain.mediprima_invoicing import MEDIPRIMA_FEDERATION, MediprimaInvoices, Record25
 from simulator.domain.population import Population
-from simulator.efact.errors import Rejection, rejection
-from simulator.efact.layout import RECORD_LENGTH, layouts
+from simulator.efact.errors import (
+    INCOMPLETE_RECORD,
+    INVALID_CHARACTER,
+    Rejection,
+    known_code,
+    own_code,
+    rejection,
+)
+from simulator.efact.layout import RECORD_LENGTH, SEGMENT200_LENGTH, Zone, layouts
 from simulator.efact.parser import (
+    INVALID_BYTE,
+    MESSAGE_920000,
+    Framed,
     Header,
     Record,
+    ascii_digits,
     iter_chunks,
     iter_records,
     open_source,
+    plain,
     read_header,
-    unknown_type,
 )
-from simulator.efact.situation import Situations
+from simulator.efact.situation import TARIFF_CODES, Commitment, Situations, _unit_count
 
 # --- checksums (wire-formats 6.4) ------------------------------------------------------------
 
@@ -70,7 +82,7 @@ def record_checksum(text: str, *, cin_variant: bool = False) -> int:
 
 def checksum_ok(text: str, *, accept_cin_variant: bool = True) -> bool:
     written = text[348:350]
-    if not written.isdigit():
+    if not ascii_digits(written):
         return False
     total = character_sum(text)
     value = int(written)
@@ -100,7 +112,7 @@ def _nihii_ok(nihii: str) -> bool:
 @lru_cache(maxsize=8192)
 def parse_date(text: str) -> date | None:
     """YYYYMMDD -> date, None when not a real date."""
-    if len(text) != 8 or not text.isdigit():
+    if len(text) != 8 or not ascii_digits(text):
         return None
     try:
         return date(int(text[:4]), int(text[4:6]), int(text[6:]))
@@ -189,7 +201,8 @@ def _optional_nihii_status(value: str) -> str:
 # Zones 4, 5 and 6a of a record 50 (chars 10-32): what the code adds to the control number
 # (0 when it does not count), the code, the first service date, and the findings (code,
 # zone, detail) in order.
-_CodeAndDates = tuple[int, str, date | None, tuple[tuple[str, str, str], ...]]
+# ... then the first date as YYYYMMDD (0 when not a date) and whether it is also the last one.
+_CodeAndDates = tuple[int, str, date | None, tuple[tuple[str, str, str], ...], int, bool]
 
 
 def _code_and_dates(zones: str, today: date, oldest: date) -> _CodeAndDates:
@@ -198,7 +211,9 @@ def _code_and_dates(zones: str, today: date, oldest: date) -> _CodeAndDates:
     first, date_errors = _service_dates(zones[7:], today, oldest)
     found = ((code_error, "4", code),) if code_error else ()
     summable = code_error in ("", "500402", "500432")  # digits, whatever their validity
-    return int(code) if summable else 0, code, first, found + date_errors
+    on = int(zones[7:15]) if first is not None else 0
+    return (int(code) if summable else 0, code, first, found + date_errors, on,
+            zones[7:15] == zones[15:23])  # fmt: skip
 
 
 _TWO_DIGITS = tuple(f"{n:02d}" for n in range(100))
@@ -216,11 +231,23 @@ _PREDECESSORS: dict[str, tuple[frozenset[str], str]] = {
     "90": (frozenset({"80"}), "900110"),
 }
 _NUMBERED = frozenset({"10", "20", "25", "50", "51", "52", "80", "90"})
+_ANSWER_ONLY = frozenset({"91", "92"})  # settlement records of a 920900, never in a 920000
+
+# A record whose type is unknown gets the catalogue's "X0101 Type d'enregistrement non
+# numerique" (two characters that are not digits) or "X0103 Type d'enregistrement non autorise"
+# (EfactErrors.json: 100101/100103 ... 900101/900103, all B), where X is the type the insurer
+# expected at that place after the previous known record (domain-rules 6.2): the catalogue
+# has these codes per record type only. 95/96 have no codes: after the 90 it is the 90's.
+_EXPECTED_AFTER = {
+    "": "10", "10": "20", "20": "50", "25": "50", "30": "50", "50": "50", "51": "50", "52": "50",
+    "80": "20", "90": "90", "95": "90", "96": "90",
+}  # fmt: skip
+NOT_NUMERIC, NOT_ALLOWED = "01", "03"
 
 # Everything the structure rules need of a record type:
 # (checksummed, allowed predecessors or None, code when out of order, numbered).
 _Rule = tuple[bool, frozenset[str] | None, str, bool]
-_KNOWN_TYPES = frozenset(key for key in layouts() if len(key) == 2)
+_KNOWN_TYPES = frozenset(key for key in layouts() if len(key) == 2) - _ANSWER_ONLY
 _RULES: dict[str, _Rule] = {
     kind: (
         kind in CHECKSUM_TYPES,
@@ -232,12 +259,90 @@ _RULES: dict[str, _Rule] = {
 }
 
 
+def unknown_type_code(kind: str, previous: str) -> str:
+    """The code of a record of unknown type `kind` after a record of type `previous`."""
+    expected = _EXPECTED_AFTER.get(previous, "90")
+    error = NOT_ALLOWED if len(kind) == 2 and ascii_digits(kind) else NOT_NUMERIC
+    return f"{expected}01{error}"
+
+
+def _zone_code(kind: str, zone: Zone) -> str:
+    """What the real checks say of a character a zone does not allow: "ZZ01 non numerique" for
+    a numeric zone, else "ZZ03 non autorise" (e.g. 500801, 501903 in EfactErrors.json), the
+    check digit codes "ZZ02" for zones 98/99 (109902, 809802); else the simulator's T0003."""
+    number = zone.number
+    if number < 100:
+        base = f"{kind}{number:02d}"
+        candidates = [base + "01"] if zone.kind == "N" else []
+        candidates.append(base + "03")
+        if zone.name in ("98", "99"):
+            candidates.append(base + "02")
+        for code in candidates:
+            if known_code(code):
+                return code
+    return own_code(kind, INVALID_CHARACTER)
+
+
+@lru_cache(maxsize=32)
+def _invalid_codes(kind: str) -> tuple[tuple[str, str], ...]:
+    """(code, zone) for an invalid character at each position of a record of type `kind`."""
+    found: list[tuple[str, str]] = []
+    for zone in layouts()[kind].zones:
+        found.extend([(_zone_code(kind, zone), zone.name)] * zone.length)
+    return tuple(found)
+
+
+def invalid_character_code(kind: str, position: int) -> tuple[str, str]:
+    """(code, zone) for a byte outside printable ASCII at 0-based `position` of a record of
+    known type `kind` (wire-formats 6.1: flat files are plain ASCII)."""
+    codes = _invalid_codes(kind)
+    if 0 <= position < len(codes):
+        return codes[position]
+    return own_code(kind, INVALID_CHARACTER), "0"
+
+
+def framing_rejections(framed: Framed) -> list[Rejection]:
+    """What `parser.frame` had to repair to read a posted file, as blocking findings: a message
+    type that is not 920000 (the segment 200 "Type" zone is its record type: 100103 "Type
+    d'enregistrement non autorise"), invalid characters in segments 200/300 (their zones
+    are linked to record 10: 100003), and a last record the file ends inside (T0004)."""
+    found: list[Rejection] = []
+    if framed.message_type:
+        found.append(rejection("100103", 1, "10", "1", detail=(
+            f"segment 200 zone 200: message type {framed.message_type!r} is not "
+            f"{MESSAGE_920000}")))
+    segments = framed.content[: SEGMENT200_LENGTH + 160]
+    bad = INVALID_BYTE.search(segments)
+    if bad is not None:
+        where = "200" if bad.start() < SEGMENT200_LENGTH else "300"
+        found.append(rejection(own_code("10", INVALID_CHARACTER), 1, "10", "0", detail=(
+            f"segment {where}: byte {segments[bad.start()]:#04x} at position {bad.start() + 1}")))
+    if framed.tail:
+        index = framed.records
+        start = SEGMENT200_LENGTH + 160 + (index - 1) * RECORD_LENGTH
+        kind = plain(framed.content[start : start + 2]).decode("ascii")
+        found.append(rejection(own_code(kind, INCOMPLETE_RECORD), index, kind, "0", detail=(
+            f"the file ends after {framed.tail} of {RECORD_LENGTH} chars of record {index}")))
+    return found
+
+
 @dataclass(frozen=True)
 class CheckOptions:
     today: date
     population: Population | None = None  # beneficiaries, providers, prices; None: skip those
     accept_cin_checksum: bool = True
     max_age_months: int = 2  # services older than this (on `today`) are refused
+    # A MediPrima file (mailbox hcpfac_12, CAAMI): every invoice goes to 690 and is judged by
+    # CAAMI's rules (domain.mediprima_invoicing, docs/rules.md) instead of an insurer's.
+    mediprima: MediprimaInvoices | None = None
+    # The union the file was posted to (3 digits): one file per insurer, so an invoice for
+    # another union's mutuality is refused (B201803, docs/rules.md "eFact"). None: not checked.
+    insurer: str | None = None
+    # Payment commitments eTar handed out, by number (record 51 zones 42-45): None, not checked.
+    commitments: Callable[[str], Commitment | None] | None = None
+    # Services older than `max_age_months`: "fine" (S-FAQ-INAMI: an administrative fine, the
+    # file is accepted; E500503) or "reject" (R500503), the scenario's efact_two_month_rule.
+    two_month_rule: str = "fine"
 
 
 @dataclass(slots=True)
@@ -260,6 +365,12 @@ def _total(parts: Iterable[_Sums]) -> _Sums:
 class _Invoice(_Sums):
     destination: str = ""
     last_50_rejected: bool = False
+    beneficiary: str = ""  # NISS of record 20 (MediPrima files)
+    record25: tuple[int, str] | None = None  # MediPrima: judged with the first service date
+    # The last record 50: (index, its text, where its findings start in `rejections`), for
+    # the commitment of a record 51 that follows it.
+    last_50: tuple[int, str, int] | None = None
+    unknown: bool = False  # the beneficiary is unknown (F200820): the invoice goes no further
 
 
 class Validator:
@@ -276,6 +387,7 @@ class Validator:
         self.rejections: list[Rejection] = []
         self.records = 0
         self._previous = ""
+        self._saw_90 = False
         self._invoice: _Invoice | None = None
         self._destination = ""
         # Per destination mutuality; file and federation totals are sums of these.
@@ -284,12 +396,20 @@ class Validator:
         self._today = options.today
         self._population = options.population
         self._situations = None if options.population is None else Situations(options.population)
+        self._mediprima = options.mediprima
         self._accept_cin = options.accept_cin_checksum
         self._oldest = months_before(options.today, options.max_age_months)
+        self._fine_old = options.two_month_rule != "reject"
+        self._insurer_union = options.insurer[:1] if options.insurer else ""
+        self._commitments = options.commitments
+        # Person (first 8 NIHII digits) of the third party of record 10 when it is a provider
+        # billing for himself: one file per doctor (S-FAQ-INAMI), "" when not checked.
+        self._third_person = ""
         self._codes_dates: dict[str, _CodeAndDates] = {}
         handlers: dict[str, Callable[[int, str], None]] = {
             "10": self._record10,
             "20": self._record20,
+            "25": self._record25,
             "50": self._record50,
             "51": self._record51,
             "52": self._record52,
@@ -303,26 +423,69 @@ class Validator:
             kind: (rule, handlers.get(kind)) for kind, rule in _RULES.items()
         }
 
-    def _reject(self, code: str, index: int, kind: str, zone: str, detail: str = "") -> None:
-        self.rejections.append(rejection(code, index, kind, zone, detail=detail))
+    def _reject(
+        self, code: str, index: int, kind: str, zone: str, detail: str = "",
+        letter: str | None = None,
+    ) -> None:
+        self.rejections.append(rejection(code, index, kind, zone, detail=detail, letter=letter))
 
     # --- structure, shared by every record ---------------------------------------------------
 
     def feed(self, record: Record) -> None:
         """Check one record (its type is its first two characters, as the parser gives)."""
-        text = record.text
+        raw = record.text.encode("latin-1", "replace")
+        invalid = INVALID_BYTE.search(raw) is not None
+        text = plain(raw).decode("ascii") if invalid else record.text
         checksummed = text[:2] in CHECKSUM_TYPES
         values = text[:348].encode("latin-1").translate(_VALUES) if checksummed else b""
-        self._run(text, values, record.index, max(len(text), 1), None)  # a run of one
+        stride = max(len(text), 1)
+        self._run(text, values, record.index, stride, None)  # a run of one
+        if invalid:
+            self._invalid(raw, text, record.index, stride)
 
     def feed_chunk(self, chunk: bytes, offset: int, first_index: int) -> int:
         """Check the 350-char records of `chunk` (raw bytes at byte `offset` of the file, the
         first one numbered `first_index`); return the number of the last one.
 
-        EfactFormatError on a record of unknown type, as `iter_records` would raise it.
+        Bytes outside printable ASCII are reported (`invalid_character_code`) and checked as
+        "?": every rule sees ASCII ("²".isdigit() is True, int("²") raises).
         """
-        text = chunk.decode("latin-1")
-        return self._run(text, chunk.translate(_VALUES), first_index, RECORD_LENGTH, offset)
+        invalid = INVALID_BYTE.search(chunk) is not None
+        if invalid:
+            clean = plain(chunk)
+            text = clean.decode("ascii")
+        else:
+            clean, text = chunk, chunk.decode("latin-1")
+        last = self._run(text, clean.translate(_VALUES), first_index, RECORD_LENGTH, offset)
+        if invalid:
+            self._invalid(chunk, text, first_index, RECORD_LENGTH)
+        return last
+
+    def _invalid(self, raw: bytes, text: str, first_index: int, stride: int) -> None:
+        """One finding per record of known type holding a byte outside printable ASCII (its
+        first one), unless the zone's own check already gave that code."""
+        given: dict[int, set[str]] = {}
+        for item in reversed(self.rejections):
+            if item.index < first_index:
+                break
+            given.setdefault(item.index, set()).add(item.code)
+        seen = -1
+        for match in INVALID_BYTE.finditer(raw):
+            position = match.start()
+            number = position // stride
+            if number == seen:
+                continue
+            seen = number
+            start = number * stride
+            kind = text[start : start + 2]
+            if kind not in self._rules:
+                continue  # an unknown type: reported as such
+            index = first_index + number
+            code, zone = invalid_character_code(kind, position - start)
+            if code in given.get(index, ()):
+                continue
+            self._reject(code, index, kind, zone,
+                         f"byte {raw[position]:#04x} at position {position - start + 1}")
 
     def _run(
         self, text: str, values: bytes, first_index: int, stride: int, offset: int | None
@@ -330,8 +493,9 @@ class Validator:
         """Checksum, order and numbering of the records in `text` (`stride` chars each, the
         first numbered `first_index`), then each type's own rules; returns the last number.
 
-        `values` holds the character values of `text` for the checksums. With an `offset`
-        (where `text` starts in the file) a record of unknown type is an EfactFormatError.
+        `values` holds the character values of `text` for the checksums; `offset` is where
+        `text` starts in the file (None for a single record). A record of unknown type is a
+        finding (`unknown_type_code`), never an exception: the file must still be answered.
         This loop runs for every record of every file: rules are looked up once per record
         type, and state is kept in locals until the end.
         """
@@ -346,10 +510,9 @@ class Validator:
             kind = text[start : start + 2]
             found = rules.get(kind)
             if found is None:
-                if offset is not None and kind not in _KNOWN_TYPES:
-                    self._previous = previous
-                    raise unknown_type(offset + start, index, kind)
-                previous = kind
+                # Reported, then skipped: its neighbours are judged on the known sequence.
+                reject(unknown_type_code(kind, previous), index, kind, "1",
+                       f"record type {kind!r} after {previous or 'the header'}")
                 continue
             (checksummed, allowed, order_code, numbered), handler = found
             record = text[start : start + stride]
@@ -388,6 +551,12 @@ class Validator:
                          f"zone 99 {written!r}, expected {total % 97 or 97:02d}")
 
     def finish(self) -> list[Rejection]:
+        """Every finding, by record (stable: in the order found for each record)."""
+        if not self._saw_90 and self.header.has_records and self.header.stride == RECORD_LENGTH:
+            # 900104 "Type d'enregistrement 90 absent" (B), on the last record
+            self._reject("900104", max(self.records, 1), "90", "1", "the file has no record 90")
+            self._saw_90 = True  # finish() may be called again: report it once
+        self.rejections.sort(key=_by_index)
         return self.rejections
 
     # --- per record type ------------------------------------------------------------------
@@ -415,6 +584,17 @@ class Validator:
         cbe = text[127:137]
         if cbe != "0000000000" and not is_valid_cbe(cbe):
             self._reject("102702", index, "10", "27", cbe)
+        population = self._population
+        if (
+            population is not None
+            and self._mediprima is None
+            and third_party.isdigit()
+            and population.provider(third_party[1:]) is not None
+            and population.institution(third_party[1:]) is None
+        ):
+            # A doctor's own file: since 1 Sep 2025 no group number, one file per doctor and
+            # insurer (S-FAQ-INAMI); an institution (hospital under mandate) bills for others.
+            self._third_person = third_party[1:9]
 
     def _record20(self, index: int, text: str) -> None:
         destination = text[84:87]
@@ -422,15 +602,50 @@ class Validator:
             self._reject("201812", index, "20", "18", f"{destination} after {self._destination}")
         self._destination = destination
         self._invoice = _Invoice(destination=destination)
+        union = self._insurer_union
+        if union and self._mediprima is None and destination[:1] != union:
+            # One union per file: the insurer cannot take another union's invoice (EfactErrors
+            # 201803 "Numéro de mutualité de destination non autorisé", B), docs/rules.md.
+            self._reject("201803", index, "20", "18",
+                         f"{destination} in a file to insurer {self.options.insurer}")
         beneficiary = text[35:48]
         error = _beneficiary_status(beneficiary)
         if error:
             self._reject("20080" + error, index, "20", "8", beneficiary)
+        elif self._mediprima is not None:
+            self._invoice.beneficiary = beneficiary[2:]
+            if destination != MEDIPRIMA_FEDERATION:  # CAAMI takes MediPrima invoices only
+                self._reject("201803", index, "20", "18", f"{destination}, MediPrima is 690")
+            finding = self._mediprima.beneficiary(beneficiary[2:])
+            if finding is not None:
+                self._reject(finding[0], index, "20", finding[1], finding[2])
         elif self._population is not None and self._population.find(beneficiary[2:]) is None:
             self._reject("200820", index, "20", "8", beneficiary[2:])
+            self._invoice.unknown = True
         institution = text[55:67]
         if _optional_nihii_status(institution) == "2":
             self._reject("201402", index, "20", "14", institution)
+
+    def _record25(self, index: int, text: str) -> None:
+        # MediPrima beneficiary record: judged at the first service (its date picks the decision).
+        if self._mediprima is not None and self._invoice is not None:
+            self._invoice.record25 = (index, text)
+
+    def _mediprima_record25(self, day: date | None) -> None:
+        invoice = self._invoice
+        if self._mediprima is None or invoice is None or invoice.record25 is None:
+            return
+        index, text = invoice.record25
+        invoice.record25 = None
+        record = Record25(
+            beneficiary=text[35:48],
+            urgent_aid=text[51:52],
+            cpas_cbe=text[182:194].strip(),
+            card_number=text[328:340],
+            card_version=text[340:346],
+        )
+        for code, zone, detail in self._mediprima.record25(invoice.beneficiary, record, day):
+            self._reject(code, index, "25", zone, detail)
 
     def _amount(
         self, index: int, kind: str, text: str, start: int, end: int, code: str, zone: str
@@ -453,35 +668,59 @@ class Validator:
                 self._codes_dates.clear()
             checked = _code_and_dates(zones, self._today, self._oldest)
             self._codes_dates[zones] = checked
-        code_value, code, first, zone_findings = checked
+        code_value, code, first, zone_findings, on, one_day = checked
         for error_code, zone, detail in zone_findings:
-            self._reject(error_code, index, "50", zone, detail)
+            # Too old: an administrative fine, the service is paid (S-FAQ-INAMI), so annotated
+            # (E) in the answers unless the insurer's scenario rejects (docs/rules.md).
+            letter = "E" if error_code == "500503" and self._fine_old else None
+            self._reject(error_code, index, "50", zone, detail, letter)
         beneficiary = text[35:48]
-        error = _beneficiary_status(beneficiary)
-        if error:
-            self._reject("50080" + error, index, "50", "8", beneficiary)
+        unknown = _beneficiary_status(beneficiary)
+        if unknown:
+            self._reject("50080" + unknown, index, "50", "8", beneficiary)
         provider = text[67:79]
         error = _provider_status(provider)
         if error:
             self._reject("50150" + error, index, "50", "15", provider)
+        elif self._third_person and not text.startswith(self._third_person, 68):
+            # Another doctor's service in a doctor's file: EfactErrors 501503 "Numéro
+            # d'identification du dispensateur non autorisé" (R) [I], docs/rules.md.
+            self._reject("501503", index, "50", "15",
+                         f"{provider} in the file of {self._third_person}")
         prescriber = text[114:126]
         error = _optional_nihii_status(prescriber)
         if error:
             self._reject("50240" + error, index, "50", "24", prescriber)
+        numeric = True
         try:
             amount, share, supplement = int(text[87:99]), int(text[127:137]), int(text[164:174])
         except ValueError:
+            numeric = False
             amount = self._amount(index, "50", text, 87, 99, "501901", "19")
             share = self._amount(index, "50", text, 127, 137, "502701", "27")
             supplement = self._amount(index, "50", text, 164, 174, "503001", "30")
-        if self._situations is not None and first is not None and len(found) == before:
-            finding = self._situations.check(
-                code, first, text[16:24], text[37:48], text[68:79], text[107:112], amount, share
+        if self._mediprima is not None and self._invoice is not None:
+            self._mediprima_record25(first)
+            if first is not None and len(found) == before:
+                finding = self._mediprima.service(
+                    text[37:48], code, first, text[68:79], _unit_count(text[107:112]),
+                    amount, share,
+                )  # fmt: skip
+                if finding is not None:
+                    self._reject(finding[0], index, "50", finding[1], finding[2])
+        elif self._situations is not None and first is not None and not unknown:
+            # Every finding of the record is reported (the FAQ: 501940, 502742 and 514225 often
+            # come together), not only the first.
+            findings = self._situations.check(
+                code, text, on, one_day, amount if numeric else None, share if numeric else None
             )
-            if finding is not None:
-                self._reject(finding[0], index, "50", finding[1], finding[2])
+            if findings:
+                for finding in findings:
+                    self._reject(finding[0], index, "50", finding[1], finding[2])
         sums = self._invoice
         if sums is not None:
+            # Where this record's findings start: a commitment in its 51 may withdraw some.
+            sums.last_50 = (index, text, before)
             sums.codes += code_value
             sums.amount_a += amount
             sums.share += share
@@ -501,14 +740,61 @@ class Validator:
         if code.isdigit():
             self._add_code(int(code))
         invoice = self._invoice
-        if invoice is not None and invoice.last_50_rejected:
+        own = False
+        if kind == "51" and invoice is not None and self._commitments is not None:
+            own = self._commitment(index, text, invoice)
+        if invoice is not None and invoice.last_50_rejected and not own:
             self._reject(f"{kind}0119", index, kind, "1", "its record 50 is rejected")
+
+    def _commitment(self, index: int, text: str, invoice: _Invoice) -> bool:
+        """Record 51 zones 42-45: the eTar payment commitment of the service of its record 50
+        (domain-rules 4: "the invoice will normally always be accepted"). An unknown number,
+        or one given for another patient, code, day or provider: R514225 on the 51. A valid one
+        replaces the tariff's amount findings of the 50: its amounts must be the committed ones
+        (R501920, R502742). True when the 51 itself is rejected."""
+        number = text[212:260].strip()
+        last = invoice.last_50
+        if not number or last is None or self._commitments is None or invoice.unknown:
+            return False
+        at, record50, tariff_from = last
+        committed = self._commitments(number)
+        code = record50[10:16]
+        if (
+            committed is None
+            or committed.patient != record50[37:48]
+            or committed.code != code
+            or committed.day.strftime("%Y%m%d") != record50[16:24]
+            or committed.provider[:8] != record50[68:76]
+        ):
+            self._reject("514225", index, "51", "42", f"{number}: no such commitment for "
+                         f"{record50[37:48]} {code} on {record50[16:24]}")
+            return True
+        found = self.rejections
+        kept = [r for r in found[tariff_from:] if not (r.index == at and r.code in TARIFF_CODES)]
+        del found[tariff_from:]
+        found.extend(kept)
+        count = _unit_count(record50[107:112])
+        try:
+            amount, share = int(record50[87:99]), int(record50[127:137])
+        except ValueError:
+            return False  # not numeric: reported on the 50
+        if amount != committed.reimbursement * count:
+            self._reject("501920", at, "50", "19", f"{amount} cents, commitment {number} gives "
+                         f"{committed.reimbursement * count}")
+        if share > committed.patient_fee * count:
+            self._reject("502742", at, "50", "27", f"{share} cents, commitment {number} gives "
+                         f"{committed.patient_fee * count}")
+        invoice.last_50_rejected = any(
+            r.letter == "R" for r in self.rejections if r.index == at
+        )
+        return False
 
     def _add_code(self, code: int) -> None:
         if self._invoice is not None:
             self._invoice.codes += code
 
     def _record80(self, index: int, text: str) -> None:
+        self._mediprima_record25(None)  # an invoice without services still has its 25 judged
         sums = self._invoice or _Invoice(destination=text[84:87])
         control = control_number(sums.codes)
         if text[346:348] != _TWO_DIGITS[control]:
@@ -535,6 +821,7 @@ class Validator:
         self._invoice = None
 
     def _record90(self, index: int, text: str) -> None:
+        self._saw_90 = True
         whole = _total(self._mutualities.values())
         control = control_number(whole.codes)
         if text[346:348] != _TWO_DIGITS[control]:
@@ -569,6 +856,10 @@ class Validator:
         first = text[4:5]
         federation = _total(v for k, v in self._mutualities.items() if k.startswith(first))
         self._summary(index, "96", text, federation)
+
+
+def _by_index(item: Rejection) -> int:
+    return item.index
 
 
 def check_records(

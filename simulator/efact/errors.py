@@ -41,6 +41,52 @@ _OWN_CODES: dict[str, tuple[str, str, str]] = {
     ),
 }
 
+# Zone "00" (no layout has one) names the record as a whole. The catalogue has per-zone codes
+# only: "ZZ01 non numerique" (numeric zones) and "ZZ03 non autorise" are what the real checks
+# give for a character a zone does not allow (EfactErrors.json, e.g. 500801, 501903), and
+# `checks.invalid_character_code` uses them. These own codes cover what they cannot: an invalid
+# character where the catalogue has no code for the zone (free-text zone 28, reserves, records
+# 95/96, segments 200/300 -> on record 10), a record the file ends inside, and the insurer
+# failing on a file (the answer must still be a 920099, never silence).
+INVALID_CHARACTER = "03"  # T0003
+INCOMPLETE_RECORD = "04"  # T0004
+PROCESSING_FAILED = "100099"
+OWN_RECORD_TYPES = ("10", "20", "25", "30", "50", "51", "52", "80", "90", "95", "96")
+for _kind in OWN_RECORD_TYPES:
+    _OWN_CODES[f"{_kind}00{INVALID_CHARACTER}"] = (
+        "B",
+        f"Caractere non autorise (hors ASCII imprimable) dans l'enregistrement de type {_kind}",
+        f"Niet toegelaten teken (geen afdrukbare ASCII) in recordtype {_kind}.",
+    )
+    _OWN_CODES[f"{_kind}00{INCOMPLETE_RECORD}"] = (
+        "B",
+        f"Enregistrement de type {_kind} incomplet : le fichier se termine avant 350 positions",
+        f"Recordtype {_kind} onvolledig: het bestand eindigt voor 350 posities.",
+    )
+# 500415 is only in the newer official list (PYC error_mappings.py, NL only, domain-rules 6.4
+# and 6.5); the ledger rules return it for a prosthesis without its stages (docs/rules.md).
+_OWN_CODES["500415"] = (
+    "R",
+    "Enregistrement prothese dentaire non precede des enregistrements des phases de fabrication",
+    "Record tandprothese niet voorafgegaan door de records van de vervaardigingsfasen.",
+)
+_OWN_CODES[PROCESSING_FAILED] = (
+    "B",
+    "Erreur de traitement du fichier chez l'organisme assureur : fichier refuse, a renvoyer",
+    "Verwerkingsfout van het bestand bij de verzekeringsinstelling: bestand geweigerd, opnieuw "
+    "verzenden.",
+)
+
+
+def own_code(kind: str, error: str) -> str:
+    """The simulator's T00EE code for record type `kind` (segments and unknown types: 10)."""
+    return f"{kind if kind in OWN_RECORD_TYPES else '10'}00{error}"
+
+
+def known_code(code: str) -> bool:
+    """Whether `code` is in the catalogue or one of the simulator's own codes."""
+    return code in _OWN_CODES or code in _letters()
+
 
 @dataclass(frozen=True, slots=True)
 class Rejection:

@@ -9,6 +9,7 @@ memory stays flat whatever the file size. A 920000 has 350-char records; the ins
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -19,11 +20,35 @@ from simulator.efact.layout import (
     SEGMENT200_LENGTH,
     RecordLayout,
     layout,
-    layouts,
     segment300_key,
 )
 
 _CHUNK_RECORDS = 2048  # records read per chunk: large enough to amortise I/O, small in memory
+
+# Flat files are plain printable ASCII (wire-formats 6.1: "ASCII/UTF-8 without diacritics").
+# Any other byte (control characters, CR/LF, DEL, bytes >= 0x80) is invalid: the checks report
+# it and the answers echo it as "?". "?" has the same checksum value (37, wire-formats 6.4) as
+# every invalid byte, so a sanitised record keeps its zone 99 verdict.
+INVALID_BYTE = re.compile(rb"[^\x20-\x7e]")
+PLACEHOLDER = b"?"
+_PLAIN = bytes(b if 0x20 <= b <= 0x7E else PLACEHOLDER[0] for b in range(256))
+MESSAGE_920000 = "920000"
+_SEGMENTS_920000 = SEGMENT200_LENGTH + 160  # segment 200 + segment 300 of a 920000
+
+
+def plain(data: bytes) -> bytes:
+    """`data` with every byte outside printable ASCII replaced by "?" (same length)."""
+    return data.translate(_PLAIN)
+
+
+def plain_text(text: str) -> str:
+    """`text` (one char per byte, as the parser decodes) as printable ASCII, same length."""
+    return plain(text.encode("latin-1", "replace")).decode("ascii")
+
+
+def ascii_digits(text: str) -> bool:
+    """Only "0"-"9": `str.isdigit` also accepts "²" or "¹", which `int` refuses."""
+    return text.isascii() and text.isdigit()
 
 
 class EfactFormatError(ValueError):
@@ -131,28 +156,24 @@ def iter_chunks(source: BinaryIO, header: Header) -> Iterator[tuple[int, bytes]]
         offset += len(chunk)
 
 
-def unknown_type(offset: int, index: int, kind: str) -> EfactFormatError:
-    """The error for a record whose first two characters name no layout."""
-    return EfactFormatError(offset, f"record {index}: unknown type {kind!r}")
-
-
 def iter_records(source: BinaryIO, header: Header) -> Iterator[Record]:
-    """The records after the header, one at a time; EfactFormatError on a short or unknown one."""
+    """The records after the header, one at a time; EfactFormatError on a short one.
+
+    A record whose type names no layout is given as it is (its `zone`s cannot be read): the
+    checks report it (X0101/X0103) instead of losing the whole file.
+    """
     if not header.has_records:
         if source.read(1):
             raise EfactFormatError(SEGMENT200_LENGTH + 160, "a receipt carries no records")
         return
     stride = header.stride
     response = stride == RESPONSE_STRIDE
-    known = layouts()
     index = 0
-    for offset, chunk in iter_chunks(source, header):
+    for _offset, chunk in iter_chunks(source, header):
         text = chunk.decode("latin-1")  # one byte per char: offsets in text are byte offsets
         for start in range(0, len(text), stride):
             index += 1
             kind = text[start : start + 2]
-            if kind not in known:
-                raise unknown_type(offset + start, index, kind)
             if not response or kind in ("91", "92"):
                 yield Record(index, kind, text[start : start + stride])
             else:
@@ -169,3 +190,31 @@ def parse(source: BinaryIO | bytes) -> tuple[Header, Iterator[Record]]:
     stream = open_source(source)
     header = read_header(stream)
     return header, iter_records(stream, header)
+
+
+@dataclass(frozen=True, slots=True)
+class Framed:
+    """A posted file made readable as a 920000 (`frame`), and what had to be done for it."""
+
+    content: bytes  # segments 200 + 300 then whole 350-char records
+    message_type: str  # zone 200 as posted (decoded latin-1), when it was not 920000
+    tail: int  # chars of the last record as posted when the file ended inside it, else 0
+
+    @property
+    def records(self) -> int:
+        return (len(self.content) - _SEGMENTS_920000) // RECORD_LENGTH
+
+
+def frame(content: bytes) -> Framed:
+    """Whatever was posted to the insurer, as a 920000 the checks and writers can read: zone
+    200 forced to 920000, segments padded with spaces when the file is shorter, and a last
+    record the file ends inside padded with spaces to 350. Pure; the checks report what was
+    changed (`checks.framing_rejections`) so that nothing is accepted silently."""
+    message_type = content[:6].decode("latin-1")
+    body = MESSAGE_920000.encode("ascii") + content[6:]
+    if len(body) < _SEGMENTS_920000:
+        body = body.ljust(_SEGMENTS_920000, b" ")
+    tail = (len(body) - _SEGMENTS_920000) % RECORD_LENGTH
+    if tail:
+        body = body + b" " * (RECORD_LENGTH - tail)
+    return Framed(body, "" if message_type == MESSAGE_920000 else message_type, tail)

@@ -19,7 +19,7 @@ from simulator.efact.block import MAX_ERRORS, BlockError, ErrorBlock, format_blo
 from simulator.efact.checks import control_number, record_checksum
 from simulator.efact.errors import Rejection
 from simulator.efact.layout import layout
-from simulator.efact.parser import Header, Record
+from simulator.efact.parser import Header, Record, ascii_digits, plain
 
 TEST_VERSION = "9991999"  # segment 300 zone 304 / record 10 zone 4 in test files
 
@@ -46,6 +46,23 @@ class Service:
     supplement: int = 0
     mutuality: str = ""  # of affiliation; the invoice's when empty
     corrupt_checksum: bool = False  # test files: write a wrong zone 99 on purpose
+    norm: str = "1"  # zone 16: 1 normal, 4 G notion (the DMG holder in zone 49), 5 trainee
+    auxiliary: str = ""  # zone 49: NIHII-11 of the DMG holder (norm 4) or the trainee
+    exemption: str = ""  # zone 23: derogation / distinct contact (01..04), "" = 00
+    tooth: str = ""  # zone 29: ISO 3950 tooth number (dentists)
+    commitment: str = ""  # eTar payment commitment: a record 51 (zones 42-45) follows the 50
+    last_day: date | None = None  # zone 6a, the last service date; `day` when None
+
+
+@dataclass(frozen=True)
+class MediprimaBeneficiary:
+    """Record 25 of a MediPrima invoice (wire-formats 7.4): the CPAS decision it is billed under."""
+
+    card_number: str  # medical card (decision) number, zones 56-58
+    card_version: int  # zone 59
+    cpas_cbe: str  # zone 38
+    urgent_aid: bool  # zone 12: urgent medical aid
+    amu_reference: str = ""  # zones 47-49: the electronic AMU attestation number
 
 
 @dataclass(frozen=True)
@@ -57,6 +74,7 @@ class Invoice:
     number: int  # individual invoice number (zone 24)
     services: tuple[Service, ...]
     reference: str = ""
+    mediprima: MediprimaBeneficiary | None = None  # MediPrima (690): a record 25 after the 20
 
 
 @dataclass(frozen=True)
@@ -175,6 +193,27 @@ class InvoiceFileWriter:
             "32": "1",
         }
         self._emit(layout("20").fill(records20))
+        beneficiary = invoice.mediprima
+        if beneficiary is not None:
+            self._emit(
+                layout("25").fill(
+                    {
+                        "2": self._next(),
+                        "7": invoice.mutuality,
+                        "8": "00" + invoice.niss,
+                        "9": invoice.sex,
+                        "12": "1" if beneficiary.urgent_aid else "0",
+                        "14": "0" + self.head.third_party,
+                        "18": invoice.destination,
+                        "24": invoice.number,
+                        "32": "1",
+                        "38": beneficiary.cpas_cbe,
+                        "47": beneficiary.amu_reference,
+                        "56": beneficiary.card_number,
+                        "59": beneficiary.card_version,
+                    }
+                )
+            )
         codes = amount = share = supplement = 0
         for service in invoice.services:
             self._emit(
@@ -183,25 +222,44 @@ class InvoiceFileWriter:
                         "2": self._next(),
                         "4": service.code,
                         "5": service.day.strftime("%Y%m%d"),
-                        "6a": service.day.strftime("%Y%m%d"),
+                        "6a": (service.last_day or service.day).strftime("%Y%m%d"),
                         "7": service.mutuality or invoice.mutuality,
                         "8a": "00" + service.niss,
                         "9": invoice.sex,
                         "13": "990",
                         "14": "0" + self.head.third_party,
                         "15": "0" + service.provider,
-                        "16": "1",
+                        "16": service.norm,
                         "19": signed(service.amount, 12),
                         "22": signed(service.units, 5),
+                        "23": service.exemption or "00",
                         "27": signed(service.share, 10),
                         "28": invoice.reference,
+                        "29": service.tooth or "00",
                         "30": signed(service.supplement, 10),
                         "32": "0",
+                        "49": ("0" + service.auxiliary) if service.auxiliary else 0,
                     }
                 ),
                 corrupt=service.corrupt_checksum,
             )
             codes += int(service.code) if service.code.isdigit() else 0
+            if service.commitment:
+                # IFHC writes the commitment (insuranceRef) in record 51 zone 42 [I].
+                self._emit(
+                    layout("51").fill(
+                        {
+                            "2": self._next(),
+                            "4": service.code,
+                            "5": service.day.strftime("%Y%m%d"),
+                            "8a": "00" + service.niss,
+                            "15": "0" + service.provider,
+                            "19": signed(service.amount, 12),
+                            "42": service.commitment,
+                        }
+                    )
+                )
+                codes += int(service.code) if service.code.isdigit() else 0
             amount += service.amount
             share += service.share
             supplement += service.supplement
@@ -229,7 +287,10 @@ class InvoiceFileWriter:
         for totals in (self._file, self._mutualities[invoice.destination]):
             totals.codes += codes
             totals.amount += amount
-            totals.records += 2 + len(invoice.services)
+            totals.records += (
+                2 + len(invoice.services) + (beneficiary is not None)
+                + sum(1 for service in invoice.services if service.commitment)
+            )
 
     def close(self) -> None:
         head = self.head
@@ -298,14 +359,18 @@ def write_invoice_file(
 # --- the insurer's answers --------------------------------------------------------------------
 
 
+def _ascii(text: str) -> bytes:
+    """An answer's text as printable ASCII (wire-formats 6.1): whatever the provider sent that
+    is not (accents, control characters, CR/LF) is echoed as "?", one byte for one char, so
+    that every zone and record of the answer stays where a reader expects it."""
+    return plain(text.encode("latin-1", "replace"))
+
+
 def write_receipt(out: BinaryIO, header: Header) -> None:
     """931000: segment 200 and a 160-char stub, no records."""
-    out.write(
-        segment200("931000", header.zone200("204"), test=header.zone200("202") == "92").encode(
-            "ascii"
-        )
-    )
-    out.write(layout("300S").fill({"300": header.message_type}).encode("ascii"))
+    out.write(_ascii(segment200("931000", header.zone200("204"),
+                                test=header.zone200("202") == "92")))
+    out.write(_ascii(layout("300S").fill({"300": header.message_type[:6]})))
 
 
 def error_percentage(rejected: int, total: int) -> str:
@@ -319,6 +384,16 @@ def _segment300_error(header: Header, percentage: str, rejection_type: str) -> s
         header.segment300[:140]
         + layout("300E").fill({"310": percentage, "311": rejection_type})[140:]
     )
+
+
+_INDEX_MODULO = 1_000_000  # the block's index zone has 6 digits
+_MAX_AMOUNT = 10**11 - 1  # an 11-digit amount zone of 91/92
+
+
+def _fit(cents: int) -> int:
+    """An amount as an 11-digit zone can hold it: a sum of absurd amounts (a provider may
+    write 99999999999 in several records) is written as the largest, never a crash."""
+    return max(-_MAX_AMOUNT, min(_MAX_AMOUNT, cents))
 
 
 class _Blocks:
@@ -340,7 +415,7 @@ class _Blocks:
                 mutuality=mutuality,
                 errors=tuple(BlockError(r.letter, r.code) for r in found[:MAX_ERRORS]),
                 comment=_plain(
-                    "; ".join(f"{r.letter}{r.code} {r.fr}" for r in found[:MAX_ERRORS])
+                    "; ".join(f"{r.letter}{r.code} {_note(r)}" for r in found[:MAX_ERRORS])
                 ),
                 index=index,
             )
@@ -348,11 +423,23 @@ class _Blocks:
 
     def of(self, record: Record, found: Sequence[Rejection], mutuality: str) -> str:
         if found:
-            return self._format(record.index, found, mutuality)
+            return self._format(record.index % _INDEX_MODULO, found, mutuality)
         clean = self._clean.get(mutuality)
         if clean is None:
             clean = self._clean[mutuality] = self._format(0, (), mutuality)[:-6]
-        return clean + f"{record.index:06d}"
+        return clean + f"{record.index % _INDEX_MODULO:06d}"
+
+
+# No zone of the 920098/920900 layouts carries a fine: the closest is the record's error
+# block, where the service keeps its code with the letter E (annotated, paid) and this
+# remark in the comment [A] (docs/rules.md "eFact", two-month rule).
+FINE_REMARK = "hors delai de 2 mois: amende administrative, prestation payee"
+
+
+def _note(item: Rejection) -> str:
+    if item.code == "500503" and item.letter == "E":
+        return FINE_REMARK
+    return item.fr
 
 
 def _plain(text: str) -> str:
@@ -364,7 +451,7 @@ def _plain(text: str) -> str:
 def _answer200(message_type: str, header: Header) -> bytes:
     """Segment 200 of an answer: same provider reference and test/production flag."""
     test = header.zone200("202") != "12"
-    return segment200(message_type, header.zone200("204"), test=test).encode("ascii")
+    return _ascii(segment200(message_type, header.zone200("204"), test=test))
 
 
 def _by_record(rejections: Iterable[Rejection]) -> dict[int, list[Rejection]]:
@@ -389,7 +476,7 @@ def write_rejections(
     message = "920099" if whole_file else "920098"
     rejection_type = ("01" if blocking else "02") if whole_file else "00"
     out.write(_answer200(message, header))
-    out.write(_segment300_error(header, "00000", rejection_type).encode("ascii"))
+    out.write(_ascii(_segment300_error(header, "00000", rejection_type)))
     blocks = _Blocks(header)
     count = 0
     destination = "000"
@@ -398,8 +485,47 @@ def write_rejections(
         if record.type == "20":
             destination = record.text[84:87]
         found = grouped.get(record.index, ())
-        out.write((record.text + blocks.of(record, found, destination)).encode("ascii"))
-    _patch_percentage(out, len(grouped), count)
+        out.write(_ascii(record.text + blocks.of(record, found, destination)))
+    _patch_percentage(out, _in_error(grouped), count)
+
+
+def write_bare_receipt(out: BinaryIO, content: bytes) -> None:
+    """931000 from the raw bytes of a posted file, by slicing only (the safety net's receipt)."""
+    text = _ascii(content[:67].decode("latin-1")).decode("ascii")
+    reference = text[20:34]
+    out.write(_ascii(segment200("931000", reference if ascii_digits(reference) else "0",
+                                test=text[12:14] != "12")))
+    out.write(_ascii(layout("300S").fill({"300": "920000"})))
+
+
+def write_failure(out: BinaryIO, content: bytes, failure: Rejection) -> None:
+    """920099 for a file the insurer failed on (the safety net of the processing): built from
+    the raw bytes with nothing but slicing, so that it cannot fail where the checks or the
+    writers did. Zone 311 01 (blocking), 310 100.00 %; every 350-char slice is echoed and the
+    first carries `failure` (a file without records gets the segments only)."""
+    text = _ascii(content.decode("latin-1")).decode("ascii")
+    reference = text[20:34]
+    test = text[12:14] != "12"
+    out.write(_ascii(segment200("920099", reference if ascii_digits(reference) else "0",
+                                test=test)))
+    segment = text[67:227].ljust(160)
+    out.write(_ascii(segment[:140] + layout("300E").fill({"310": "10000", "311": "01"})[140:]))
+    comment = _plain(f"{failure.letter}{failure.code} {failure.fr}")
+    body = text[227:]
+    for number, start in enumerate(range(0, len(body), 350), start=1):
+        errors = (BlockError(failure.letter, failure.code),) if number == 1 else ()
+        block = format_block(ErrorBlock(
+            sending_number=segment[8:11], creation_date=segment[13:21],
+            year_month=segment[0:6], mutuality="000", errors=errors,
+            comment=comment if number == 1 else "", index=number % 1_000_000,
+        ))  # fmt: skip
+        out.write(_ascii(body[start : start + 350].ljust(350) + block))
+
+
+def _in_error(grouped: dict[int, list[Rejection]]) -> int:
+    """Records in error for zone 310: rejected ones (B, F, R); S signals and E annotations
+    (a service paid despite a remark, e.g. the two-month fine) are not errors."""
+    return sum(1 for found in grouped.values() if any(r.letter in "BFR" for r in found))
 
 
 def _patch_percentage(out: BinaryIO, rejected: int, total: int) -> None:
@@ -433,7 +559,7 @@ def write_settlement(
     reference, which starts with the payment date (YYYYMMDD)."""
     grouped = _by_record(rejections)
     out.write(_answer200("920900", header))
-    out.write(_segment300_error(header, "00000", "00").encode("ascii"))
+    out.write(_ascii(_segment300_error(header, "00000", "00")))
     mutualities: dict[str, _Settlement] = defaultdict(_Settlement)
     blocks = _Blocks(header)
     destination = ""
@@ -451,37 +577,42 @@ def write_settlement(
             destination = record.text[84:87]
             invoice_rejected = any(r.letter in "FB" for r in found)
             pending = []
+        elif record.type == "25":  # MediPrima beneficiary: an F there rejects the invoice
+            invoice_rejected = invoice_rejected or any(r.letter in "FB" for r in found)
         elif record.type == "80":
             invoice_rejected = invoice_rejected or any(r.letter in "FB" for r in found)
             if not invoice_rejected:
                 mutualities[destination].accepted += sum(pending)
             pending = []
         elif record.type == "50":
-            amount = int(record.text[87:99]) if record.text[88:99].isdigit() else 0
+            amount = int(record.text[87:99]) if ascii_digits(record.text[88:99]) else 0
             totals = mutualities[destination]
             totals.requested += amount
             totals.records += 1
             if not any(r.letter in "RFB" for r in found):
                 pending.append(amount)
         block = blocks.of(record, found, destination or "000")
-        out.write((record.text + block).encode("latin-1"))
+        out.write(_ascii(record.text + block))
     reference = f"{payment_date:%Y%m%d}{header.zone200('204')[-14:]}"
     federations: dict[str, _Settlement] = defaultdict(_Settlement)
     for mutuality in sorted(mutualities):
         totals = mutualities[mutuality]
-        out.write(_record9x("91", mutuality, totals, reference).encode("ascii"))
-        federation = federations[mutuality[0]]
+        out.write(_ascii(_record9x("91", mutuality, totals, reference)))
+        federation = federations[mutuality[:1] or "0"]
         federation.requested += totals.requested
         federation.accepted += totals.accepted
         federation.records += totals.records
     for first in sorted(federations):
-        out.write(_record9x("92", first + "99", federations[first], reference).encode("ascii"))
-    _patch_percentage(out, len(grouped), count)
+        out.write(_ascii(_record9x("92", first + "99", federations[first], reference)))
+    _patch_percentage(out, _in_error(grouped), count)
 
 
 def _record9x(kind: str, mutuality: str, totals: _Settlement, reference: str) -> str:
     p = "4" if kind == "91" else "5"
-    rejected = totals.requested - totals.accepted
+    totals = _Settlement(
+        _fit(totals.requested), _fit(totals.accepted), totals.records % 100_000_000, totals.codes
+    )
+    rejected = _fit(totals.requested - totals.accepted)
     values: dict[str, str | int] = {
         f"{p}00": kind,
         f"{p}01": mutuality,
