@@ -7,10 +7,19 @@ same-day, two-month and transition-date rules can be exercised on demand.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
+
+
+@dataclass(frozen=True)
+class ClockState:
+    """What a clock is set to: frozen at an instant, or running at an offset from real time."""
+
+    frozen_at: datetime | None = None
+    offset: timedelta = timedelta(0)
 
 
 class Clock:
@@ -67,6 +76,16 @@ class Clock:
         with self._lock:
             self._frozen_at = None
             self._offset = timedelta(0)
+
+    def state(self) -> ClockState:
+        with self._lock:
+            return ClockState(self._frozen_at, self._offset)
+
+    def load(self, state: ClockState) -> None:
+        """Take `state` as it is (a clock shared between processes, store/shared_clock.py)."""
+        with self._lock:
+            self._offset = state.offset
+            self._frozen_at = state.frozen_at
 
 
 def _aware(at: datetime) -> datetime:

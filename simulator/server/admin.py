@@ -7,9 +7,6 @@ and /metrics wants the bearer token when the server is not bound to loopback.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Collection, Mapping
-from dataclasses import asdict
 from datetime import date
 from typing import Any
 
@@ -17,27 +14,26 @@ from aiohttp import web
 
 from simulator.domain.population import Patient, Provider
 from simulator.runtime import Simulator
-from simulator.server import admin_clock, admin_scenarios, auth, metrics, openapi
-from simulator.server.admin_http import AdminError, Handler, answering_errors
-from simulator.store.base import JournalQuery
+from simulator.server import (
+    admin_clock,
+    admin_conformance,
+    admin_journal,
+    admin_keystores,
+    admin_scenario_check,
+    admin_scenarios,
+    admin_ui,
+    admin_world,
+    auth,
+    metrics,
+    openapi,
+)
+from simulator.server.admin_http import Handler, answering_errors
+from simulator.server.admin_params import integer as _integer
+from simulator.server.admin_params import only as _only
 
 MAX_PAGE = 1000
 MAX_OFFSET = 10**9
-OUTCOMES = ("ok", "business-error", "fault")
-JOURNAL_PARAMETERS = (
-    "service",
-    "operation",
-    "outcome",
-    "provider",
-    "patient",
-    "since",
-    "until",
-    "limit",
-    "offset",
-    "bodies",
-)
 POPULATION_PARAMETERS = ("limit", "offset")
-_DIGITS = re.compile(r"[0-9]+")
 
 
 def register(app: web.Application, key: web.AppKey[Simulator]) -> None:
@@ -57,24 +53,24 @@ def register(app: web.Application, key: web.AppKey[Simulator]) -> None:
 
         return web.json_response(health_of(request.app[key]))
 
-    async def journal(request: web.Request) -> web.Response:
-        query = journal_query(request.query)
-        entries = request.app[key].store.journal(query)
-        return web.json_response({"count": len(entries), "entries": [asdict(e) for e in entries]})
-
     async def population(request: web.Request) -> web.Response:
         sim = request.app[key]
         _only(request.query, POPULATION_PARAMETERS)
         limit = _integer(request.query, "limit", 100, MAX_PAGE)
         offset = _integer(request.query, "offset", 0, MAX_OFFSET)
+        # The world of the business date, read once: the page and its date always agree
+        # (`world --url` rebuilds the same world from seed, sizes and date).
         today = sim.clock.today()
-        patients = sim.population.patients[offset : offset + limit]
+        world = sim.population_on(today)
+        patients = world.patients[offset : offset + limit]
         return web.json_response(
             {
                 "seed": sim.settings.seed,
-                "total_patients": len(sim.population.patients),
+                "date": today.isoformat(),
+                "total_patients": len(world.patients),
+                "total_providers": len(world.providers),
                 "patients": [_patient_summary(p, today) for p in patients],
-                "providers": [_provider_summary(p) for p in sim.population.providers[:limit]],
+                "providers": [_provider_summary(p) for p in world.providers[:limit]],
             }
         )
 
@@ -94,11 +90,16 @@ def register(app: web.Application, key: web.AppKey[Simulator]) -> None:
 
     # Health stays open: load balancers and `serve` scripts poll it without credentials.
     open_route("GET", "/__admin/health", health)
-    route("GET", "/__admin/journal", journal)
+    admin_journal.register(app, key, route)
     route("GET", "/__admin/population", population)
     route("GET", "/__admin/openapi.json", openapi_document)
     admin_clock.register(app, key, route)
     admin_scenarios.register(app, key, route)
+    admin_scenario_check.register(app, key, route)
+    admin_keystores.register(app, key, route)
+    admin_world.register(app, key, route)
+    admin_conformance.register(app, key, route)
+    admin_ui.register(app, key, route, open_route)
     open_route("GET", "/metrics", prometheus)
     for path, allowed in methods.items():
         # Without this, a POST would fall through to the SOAP catch-all and get a fault.
@@ -117,31 +118,14 @@ def _method_not_allowed(allowed: list[str]) -> Handler:
     return refuse
 
 
-def journal_query(params: Mapping[str, str]) -> JournalQuery:
-    """The journal filters of a query string; AdminError says which one is wrong and why."""
-    _only(params, JOURNAL_PARAMETERS)
-    outcome = params.get("outcome")
-    if outcome is not None and outcome not in OUTCOMES:
-        raise AdminError(f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
-    return JournalQuery(
-        service=params.get("service"),
-        operation=params.get("operation"),
-        outcome=outcome,
-        provider_nihii=params.get("provider"),
-        patient_ssin=params.get("patient"),
-        since=_instant(params, "since"),
-        until=_instant(params, "until"),
-        limit=_integer(params, "limit", 100, MAX_PAGE),
-        offset=_integer(params, "offset", 0, MAX_OFFSET),
-        include_bodies=_flag(params, "bodies", default=True),
-    )
-
-
 def _patient_summary(patient: Patient, today: date) -> dict[str, Any]:
     period = patient.period_on(today)
     return {
         "ssin": patient.ssin,
         "name": f"{patient.first_name} {patient.last_name}",
+        "first_name": patient.first_name,
+        "last_name": patient.last_name,
+        "sex": patient.sex,
         "situation": patient.situation,
         "birth_date": patient.birth_date.isoformat(),
         "insurer": patient.insurer,
@@ -150,7 +134,7 @@ def _patient_summary(patient: Patient, today: date) -> dict[str, Any]:
         "bim": patient.bim,
         "dmg_holder": patient.dmg_holder,
         "medical_house": patient.medical_house,
-        "deceased": patient.death_date is not None,
+        "deceased": patient.death_date is not None and patient.death_date <= today,
     }
 
 
@@ -161,41 +145,3 @@ def _provider_summary(provider: Provider) -> dict[str, Any]:
         "name": f"{provider.first_name} {provider.last_name}",
         "kind": provider.kind,
     }
-
-
-def _only(params: Mapping[str, str], allowed: Collection[str]) -> None:
-    # A misspelt filter must not silently widen the answer to everything.
-    unknown = sorted(set(params) - set(allowed))
-    if unknown:
-        raise AdminError(
-            f"unknown parameter(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}"
-        )
-
-
-def _integer(params: Mapping[str, str], name: str, default: int, maximum: int) -> int:
-    """A non-negative integer parameter; values above `maximum` are read as `maximum`."""
-    raw = params.get(name)
-    if raw is None:
-        return default
-    if not _DIGITS.fullmatch(raw):
-        raise AdminError(f"{name} must be a non-negative integer, got {raw!r}")
-    digits = raw.lstrip("0") or "0"
-    # Past 18 digits it is above any maximum (and int() refuses very long strings).
-    return maximum if len(digits) > 18 else min(int(digits), maximum)
-
-
-def _flag(params: Mapping[str, str], name: str, *, default: bool) -> bool:
-    raw = params.get(name)
-    if raw is None:
-        return default
-    if raw.lower() not in ("true", "false"):
-        raise AdminError(f"{name} must be true or false, got {raw!r}")
-    return raw.lower() == "true"
-
-
-def _instant(params: Mapping[str, str], name: str) -> str | None:
-    """An ISO 8601 instant as the journal stores them (UTC, isoformat) for ordered comparison."""
-    raw = params.get(name)
-    if raw is None:
-        return None
-    return admin_clock.parse_instant(raw, name).isoformat()

@@ -11,6 +11,10 @@ from typing import Any
 
 from aiohttp import web
 
+from simulator.server import transport
+
+JSON_TYPE = "application/json"
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Adds an admin route (method, path, handler) with the token check and JSON errors.
 Route = Callable[[str, str, Handler], None]
@@ -44,8 +48,19 @@ def answering_errors(handler: Handler) -> Handler:
 async def json_object(
     request: web.Request, allowed: Collection[str], *, optional: bool = False
 ) -> dict[str, Any]:
-    """The body as a JSON object whose keys are all in `allowed`; `optional`: empty = {}."""
-    raw = await request.read()
+    """The body as a JSON object whose keys are all in `allowed`; `optional`: empty = {}.
+
+    A body must come as application/json: the other types are what browsers send cross-site
+    without asking (see auth.py), and saying so beats guessing the format.
+    """
+    raw = await read_body(request)
+    if raw and request.content_type != JSON_TYPE:
+        given = request.headers.get("Content-Type")
+        raise AdminError(
+            f"send the JSON body as Content-Type: {JSON_TYPE}"
+            + (f", not {given}" if given else " (the request has none)"),
+            status=415,
+        )
     if not raw.strip():
         if optional:
             return {}
@@ -62,6 +77,16 @@ async def json_object(
             f"unknown key(s) {', '.join(map(repr, unknown))}; allowed: {_keys(allowed)}"
         )
     return value
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The body, within the read timeout; AdminError when it does not come whole."""
+    try:
+        return await transport.read_body(request)
+    except web.HTTPRequestEntityTooLarge:
+        raise AdminError("the body is too large", status=413) from None
+    except transport.BodyNotReceived as error:
+        raise AdminError(error.reason, status=408 if error.timed_out else 400) from None
 
 
 def finite_number(payload: dict[str, Any], key: str) -> float | None:

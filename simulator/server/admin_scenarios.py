@@ -17,12 +17,20 @@ from simulator.runtime import Simulator
 from simulator.scenarios import Scenario, ScenarioEngine, ScenarioError, load_scenario
 from simulator.scenarios.model import ACTION_TYPES
 from simulator.scenarios.shipped import load_shipped, shipped_files
-from simulator.server.admin_http import AdminError, Route, boolean, json_object
+from simulator.server.admin_http import (
+    JSON_TYPE,
+    AdminError,
+    Route,
+    boolean,
+    json_object,
+    read_body,
+)
 
 log = logging.getLogger(__name__)
 
-YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
-JSON_TYPE = "application/json"
+# No text/plain: a cross-site HTML form can send it (server/auth.py), and its body can be
+# made to parse as YAML.
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 UPLOAD_SOURCE = "<request body>"  # how problems of an uploaded file name it
 UPLOAD_DEFAULT_NAME = "uploaded"
 
@@ -131,7 +139,7 @@ def register(app: web.Application, key: web.AppKey[Simulator], route: Route) -> 
         if content_type == JSON_TYPE:
             scenario = scenario_from_shipped(await json_object(request, ("shipped",)), sim)
         elif content_type in YAML_TYPES:
-            scenario = scenario_from_yaml(await request.read(), sim)
+            scenario = scenario_from_yaml(await read_body(request), sim)
         else:
             raise AdminError(
                 f"Content-Type {content_type} is not accepted: send a scenario file as "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 import struct
@@ -10,11 +11,12 @@ from typing import Any
 from aiohttp import web
 
 from simulator import __version__
+from simulator.config import TEST_CA
 from simulator.runtime import Simulator
-from simulator.server import admin
+from simulator.server import admin, transport
 from simulator.server.exchange import Exchange
 from simulator.server.pipeline import process
-from simulator.services import genasync
+from simulator.services import efact_jobs, genasync
 from simulator.services.registry import normalise_soap_action
 from simulator.soap import faults, mtom
 from simulator.soap.envelope import serialize
@@ -28,6 +30,8 @@ def create_app(sim: Simulator) -> web.Application:
     # with a SOAP fault instead of aiohttp's plain-text 413.
     app = web.Application(client_max_size=sim.settings.max_body_bytes + 1)
     app[SIMULATOR_KEY] = sim
+    app[transport.READ_TIMEOUT_KEY] = sim.settings.read_timeout
+    transport.quiet_malformed_requests()
     for path in sim.registry.paths:
         app.router.add_post(path, soap_endpoint)
         app.router.add_get(path, soap_endpoint_get)
@@ -35,8 +39,14 @@ def create_app(sim: Simulator) -> web.Application:
     # Any other POST still gets a SOAP answer: the registry turns an unknown path into the
     # ESB's 404 fault (SOA-03005) that names the path.
     app.router.add_post("/{unknown:.*}", soap_endpoint)
+    app.on_startup.append(_start_jobs)
     app.on_cleanup.append(_close)
     return app
+
+
+async def _start_jobs(app: web.Application) -> None:
+    """eFact processing, off the event loop (services/efact_jobs.py); stopped before close."""
+    efact_jobs.start(app[SIMULATOR_KEY])
 
 
 async def soap_endpoint(request: web.Request) -> web.Response:
@@ -47,8 +57,13 @@ async def soap_endpoint(request: web.Request) -> web.Response:
         body=b"",
         received_at=sim.clock.now(),
     )
+    content_type = request.headers.get("Content-Type")
+    # Checked before the body is read: a SOAP 1.1 stack refuses another media type outright.
+    problem = transport.soap_content_type_problem(content_type)
+    if problem is not None:
+        return _refuse(request, faults.SoapFault("SOA-03002", problem, http_status=415))
     try:
-        exchange.body = await request.read()
+        exchange.body = await transport.read_body(request)
     except web.HTTPRequestEntityTooLarge:
         return _fault_response(
             faults.malformed(
@@ -56,22 +71,19 @@ async def soap_endpoint(request: web.Request) -> web.Response:
                 http_status=413,
             )
         )
-    content_type = request.headers.get("Content-Type")
+    except transport.BodyNotReceived as error:
+        status = 408 if error.timed_out else 400
+        response = _refuse(request, faults.malformed(error.reason, http_status=status))
+        response.force_close()  # what is left of the body will never be read
+        return response
     if mtom.is_multipart(content_type):  # MTOM/XOP: the pipeline reads the inline equivalent
         try:
             exchange.body = mtom.to_inline(content_type or "", exchange.body)
         except mtom.MtomError as error:
-            fault = faults.malformed(f"MTOM/XOP request: {error}")
-            body = genasync.fault_body(request.path, fault, None)
-            if body is None:
-                return _fault_response(fault)
-            return web.Response(body=body, status=fault.http_status, content_type="text/xml")
+            return _refuse(request, faults.malformed(f"MTOM/XOP request: {error}"))
+    # Faults come out of the pipeline already rendered (GenAsync's ga:fault, signed) and
+    # journaled as sent.
     await process(sim, exchange)
-    if exchange.fault is not None:  # GenAsync answers faults with its own detail element
-        operation = exchange.operation.name if exchange.operation else None
-        exchange.response = (
-            genasync.fault_body(exchange.path, exchange.fault, operation) or exchange.response
-        )
     if exchange.reset_connection:
         _reset(request)
     return web.Response(
@@ -79,6 +91,16 @@ async def soap_endpoint(request: web.Request) -> web.Response:
         status=exchange.http_status,
         content_type=exchange.content_type,
         charset="utf-8",
+    )
+
+
+def _refuse(request: web.Request, fault: faults.SoapFault) -> web.Response:
+    """A fault for a request refused before the pipeline, as GenAsync answers on its paths."""
+    body = genasync.fault_body(request.path, fault, None, sim=request.app[SIMULATOR_KEY])
+    if body is None:
+        return _fault_response(fault)
+    return web.Response(
+        body=body, status=fault.http_status, content_type="text/xml", charset="utf-8"
     )
 
 
@@ -115,12 +137,24 @@ def _fault_response(fault: faults.SoapFault, headers: dict[str, str] | None = No
 
 
 def server_ssl_context(sim: Simulator) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    """The TLS server context; with `tls_client_ca`, mTLS: a client certificate issued by that
+    CA is required (checked by OpenSSL against real time, like all wire-level validity)."""
+    # Built by hand: create_default_context(CLIENT_AUTH) would also trust the system's roots
+    # for client certificates, and only the configured CA may vouch for a client here.
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(sim.pki.tls_cert_path, sim.pki.tls_key_path)
+    client_ca = sim.settings.tls_client_ca
+    if client_ca is not None:
+        context.load_verify_locations(
+            cafile=sim.pki.ca_cert_path if client_ca == TEST_CA else client_ca
+        )
+        context.verify_mode = ssl.CERT_REQUIRED
     return context
 
 
 async def _close(app: web.Application) -> None:
+    await efact_jobs.stop(app[SIMULATOR_KEY])
     app[SIMULATOR_KEY].close()
 
 
@@ -132,4 +166,7 @@ def health(sim: Simulator) -> dict[str, Any]:
         "security_mode": str(sim.security_mode),
         "seed": sim.settings.seed,
         "endpoints": sim.registry.paths,
+        # Which process answered (serve --workers N) and where the state lives.
+        "pid": os.getpid(),
+        "store": sim.store_kind,
     }

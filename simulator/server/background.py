@@ -16,6 +16,7 @@ from aiohttp import web
 from simulator.clock import Clock
 from simulator.config import Settings
 from simulator.runtime import Simulator
+from simulator.server import transport
 from simulator.server.app import create_app, server_ssl_context
 
 START_TIMEOUT_S = 60
@@ -75,7 +76,7 @@ class BackgroundServer:
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
         sim = Simulator.create(self.settings, self.clock)
-        runner = web.AppRunner(create_app(sim))
+        runner = web.AppRunner(create_app(sim), **transport.runner_options(self.settings))
         await runner.setup()
         context = server_ssl_context(sim) if self.settings.tls else None
         site = web.TCPSite(runner, self.settings.host, self.settings.port, ssl_context=context)

@@ -7,6 +7,9 @@ built from it at the end, whatever the outcome.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -65,8 +68,17 @@ class Exchange:
     reset_connection: bool = False
     content_type: str = "text/xml"
     fault: SoapFault | None = None
+    # Writes a service made but that must not exist unless the client gets this answer (a
+    # GenAsync post: no TAck, no file). The pipeline runs them, in one transaction, once the
+    # answer is produced and just before it is sent; a fault or a crash before leaves nothing.
+    commit_on_answer: list[Callable[[], None]] = field(default_factory=list)
     response: bytes = b""
     http_status: int = 200
+    # The business content inside a sealed (or plain) Detail, as the simulator read it from
+    # the request and wrote it before sealing the answer: the journal keeps it, because the
+    # answer is sealed for the requester and nobody else can open it afterwards.
+    request_content: bytes | None = None
+    response_content: bytes | None = None
 
     def note(self, name: str, since: float, note: str = "") -> float:
         """Record a finished stage; returns now so stages can chain their timings."""
@@ -79,3 +91,32 @@ class Exchange:
         if self.envelope is None:
             raise RuntimeError("the envelope stage has not run")
         return self.envelope.payload
+
+
+# The exchange being processed in this task: lets code deep in a service (sealed_content)
+# hand what it unsealed or sealed to the journal without threading the exchange through.
+_CURRENT: ContextVar[Exchange | None] = ContextVar("current_exchange", default=None)
+
+
+@contextmanager
+def processing(exchange: Exchange) -> Iterator[Exchange]:
+    """`exchange` is the current one within the block (the pipeline's whole run)."""
+    token = _CURRENT.set(exchange)
+    try:
+        yield exchange
+    finally:
+        _CURRENT.reset(token)
+
+
+def keep_request_content(content: bytes) -> None:
+    """Remember the request's business content (first Detail opened) for the journal."""
+    exchange = _CURRENT.get()
+    if exchange is not None and exchange.request_content is None:
+        exchange.request_content = content
+
+
+def keep_response_content(content: bytes) -> None:
+    """Remember the answer's business content, before it is sealed, for the journal."""
+    exchange = _CURRENT.get()
+    if exchange is not None:
+        exchange.response_content = content

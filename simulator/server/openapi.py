@@ -59,6 +59,14 @@ _UNAUTHORIZED = {
     },
     "content": {"application/json": {"schema": _ref("Error")}},
 }
+_FORBIDDEN = (
+    "Server bound to loopback: the Host header does not name this server (DNS rebinding), "
+    "or the Origin is another web page's."
+)
+# Calls that change state refuse what a browser sends cross-site without a preflight.
+_SIMPLE_TYPES_REFUSED = (
+    "Content-Type text/plain or a form encoding, which a web page could send cross-site"
+)
 _PAGE = {
     "limit": _query(
         "limit",
@@ -84,9 +92,17 @@ def _operation(
         responses[status] = _error(description)
     if guarded:
         responses["401"] = _UNAUTHORIZED
+        responses["403"] = _error(_FORBIDDEN)
     operation: dict[str, Any] = {"summary": summary, **extra, "responses": responses}
     if not guarded:
         operation["security"] = []
+    return operation
+
+
+def _created(operation: dict[str, Any]) -> dict[str, Any]:
+    """`operation` whose success is 201 Created rather than 200."""
+    responses = operation["responses"]
+    operation["responses"] = {"201": responses.pop("200"), **responses}
     return operation
 
 
@@ -120,6 +136,15 @@ _SCHEMAS: dict[str, Any] = {
             "security_mode": {"type": "string", "enum": ["strict", "lenient", "off"]},
             "seed": {"type": "integer"},
             "endpoints": {"type": "array", "items": _STRING},
+            "pid": {
+                "type": "integer",
+                "description": "The process that answered (serve --workers N).",
+            },
+            "store": {
+                "type": "string",
+                "enum": ["sqlite", "postgresql"],
+                "description": "Where the state lives; postgresql: shared by every worker.",
+            },
         },
     },
     "Clock": {
@@ -236,6 +261,9 @@ _SCHEMAS: dict[str, Any] = {
             "stages",
             "request",
             "response",
+            "request_content",
+            "response_content",
+            "reference",
         ],
         "properties": {
             "id": {"type": "integer"},
@@ -261,14 +289,33 @@ _SCHEMAS: dict[str, Any] = {
             },
             "request": {**_STRING, "description": "Empty with bodies=false."},
             "response": {**_STRING, "description": "Empty with bodies=false."},
+            "request_content": {
+                **_STRING,
+                "description": "The business content of the request's Detail in clear "
+                "(unsealed when it was sealed); empty with bodies=false or without a Detail.",
+            },
+            "response_content": {
+                **_STRING,
+                "description": "The answer's business content as the simulator wrote it, "
+                "before sealing it for the requester; empty with bodies=false.",
+            },
+            "reference": _nullable(
+                {**_STRING, "description": "The request's InputReference, else its MessageID."}
+            ),
         },
     },
     "Journal": {
         "type": "object",
-        "required": ["count", "entries"],
+        "required": ["count", "total", "offset", "limit", "order", "next", "prev", "entries"],
         "additionalProperties": False,
         "properties": {
-            "count": {"type": "integer", "minimum": 0},
+            "count": {"type": "integer", "minimum": 0, "description": "Entries on this page."},
+            "total": {"type": "integer", "minimum": 0, "description": "Entries that match."},
+            "offset": {"type": "integer", "minimum": 0},
+            "limit": {"type": "integer", "minimum": 0},
+            "order": {"type": "string", "enum": ["oldest", "newest"]},
+            "next": _nullable({**_STRING, "description": "The next page (same filters)."}),
+            "prev": _nullable({**_STRING, "description": "The previous page."}),
             "entries": {"type": "array", "items": _ref("JournalEntry")},
         },
     },
@@ -277,6 +324,9 @@ _SCHEMAS: dict[str, Any] = {
         "required": [
             "ssin",
             "name",
+            "first_name",
+            "last_name",
+            "sex",
             "situation",
             "birth_date",
             "insurer",
@@ -291,6 +341,9 @@ _SCHEMAS: dict[str, Any] = {
         "properties": {
             "ssin": _STRING,
             "name": _STRING,
+            "first_name": _STRING,
+            "last_name": _STRING,
+            "sex": {"type": "string", "enum": ["male", "female"]},
             "situation": _STRING,
             "birth_date": {"type": "string", "format": "date"},
             "insurer": _STRING,
@@ -308,13 +361,61 @@ _SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "properties": {"nihii": _STRING, "ssin": _STRING, "name": _STRING, "kind": _STRING},
     },
+    "KeystoreRequest": {
+        "type": "object",
+        "required": ["password"],
+        "additionalProperties": False,
+        "description": "Name the provider by `nihii` (with `ssin` when it is not in the "
+        "population), or pick one from the population by `kind` and `index`.",
+        "properties": {
+            "nihii": {"type": "string", "pattern": "^[0-9]{11}$"},
+            "ssin": {"type": "string", "pattern": "^[0-9]{11}$"},
+            "name": {"type": "string", "minLength": 1, "maxLength": 64},
+            "kind": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 64,
+                "description": "GP, SPECIALIST, DENTIST or PHYSIOTHERAPIST.",
+                "example": "GP",
+            },
+            "index": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 1000000,
+                "default": 0,
+                "description": "Which provider of `kind`, from 0.",
+            },
+            "password": {"type": "string", "minLength": 1, "maxLength": 128},
+            "key_type": {"type": "string", "enum": ["rsa", "ec"], "default": "rsa"},
+        },
+    },
+    "Keystore": {
+        "type": "object",
+        "required": ["nihii", "ssin", "name", "subject", "password", "pkcs12_base64", "ca_pem"],
+        "additionalProperties": False,
+        "properties": {
+            "nihii": _STRING,
+            "ssin": _STRING,
+            "name": _nullable(_STRING),
+            "subject": {**_STRING, "description": "The certificate subject (RFC 4514)."},
+            "password": _STRING,
+            "pkcs12_base64": {
+                **_STRING,
+                "description": "The PKCS#12 keystore (key and certificate under the alias "
+                "`authentication`, CA as chain), base64.",
+            },
+            "ca_pem": {**_STRING, "description": "The test CA to trust (PEM)."},
+        },
+    },
     "Population": {
         "type": "object",
         "required": ["seed", "total_patients", "patients", "providers"],
         "additionalProperties": False,
         "properties": {
             "seed": {"type": "integer"},
+            "date": {"type": "string", "format": "date", "description": "The business date."},
             "total_patients": {"type": "integer", "minimum": 0},
+            "total_providers": {"type": "integer", "minimum": 0},
             "patients": {"type": "array", "items": _ref("PatientSummary")},
             "providers": {"type": "array", "items": _ref("ProviderSummary")},
         },
@@ -327,8 +428,19 @@ _JOURNAL_FILTERS = [
     _query("outcome", {"type": "string", "enum": ["ok", "business-error", "fault"]}, "Outcome."),
     _query("provider", _STRING, "NIHII of the provider."),
     _query("patient", _STRING, "SSIN (NISS) of the patient."),
+    _query("code", _STRING, "Business error or SOAP fault code, e.g. 196 or SOA-03007."),
+    _query("reference", _STRING, "Part of the request's InputReference (or MessageID)."),
     _query("since", {"type": "string", "pattern": INSTANT_PATTERN}, f"Inclusive. {_INSTANT_TEXT}"),
     _query("until", {"type": "string", "pattern": INSTANT_PATTERN}, f"Exclusive. {_INSTANT_TEXT}"),
+]
+# The filters of a page of the journal, and how it is ordered and cut.
+_JOURNAL_PARAMETERS = [
+    *_JOURNAL_FILTERS,
+    _query(
+        "order",
+        {"type": "string", "enum": ["oldest", "newest"], "default": "oldest"},
+        "oldest first (the default, as scripts page through it) or newest first.",
+    ),
     _PAGE["limit"],
     _PAGE["offset"],
     _query(
@@ -370,7 +482,6 @@ _SCENARIO_UPLOAD = {
     "content": {
         "application/yaml": {"schema": _SCENARIO_FILE},
         "text/yaml": {"schema": _SCENARIO_FILE},
-        "text/plain": {"schema": {"type": "string", "description": "The scenario file (YAML)."}},
         "application/json": {
             "schema": {
                 "type": "object",
@@ -395,11 +506,17 @@ _PATHS: dict[str, Any] = {
     },
     "/__admin/journal": {
         "get": _operation(
-            "Exchanges as the simulator saw them, oldest first, filtered.",
+            "Exchanges as the simulator saw them, filtered, oldest or newest first, with "
+            "the total and links to the next and previous pages.",
             _json(_ref("Journal"), "The matching entries."),
             errors={"400": "A filter has a bad value or an unknown name."},
-            parameters=_JOURNAL_FILTERS,
-        )
+            parameters=_JOURNAL_PARAMETERS,
+        ),
+        "delete": _operation(
+            "Forget the journal only (records, scenario and clock stay).",
+            _json(_ref("Reset"), "What was reset: the journal."),
+            errors={"400": "A query parameter was given (none is taken)."},
+        ),
     },
     "/__admin/population": {
         "get": _operation(
@@ -414,7 +531,10 @@ _PATHS: dict[str, Any] = {
         "put": _operation(
             "Set, freeze or unfreeze the clock.",
             _json(_ref("Clock"), "The clock after the change."),
-            errors={"400": "Not a JSON object of at/frozen, or a bad value; nothing changed."},
+            errors={
+                "400": "Not a JSON object of at/frozen, or a bad value; nothing changed.",
+                "415": f"The body is not application/json ({_SIMPLE_TYPES_REFUSED}).",
+            },
             requestBody=_json_body(_ref("ClockChange")),
         ),
     },
@@ -422,7 +542,10 @@ _PATHS: dict[str, Any] = {
         "post": _operation(
             "Move the clock forward (or back).",
             _json(_ref("Clock"), "The clock after the move."),
-            errors={"400": "Not a JSON object of seconds/days, or out of range; nothing moved."},
+            errors={
+                "400": "Not a JSON object of seconds/days, or out of range; nothing moved.",
+                "415": f"The body is not application/json ({_SIMPLE_TYPES_REFUSED}).",
+            },
             requestBody=_json_body(_ref("ClockAdvance")),
         )
     },
@@ -439,7 +562,8 @@ _PATHS: dict[str, Any] = {
             errors={
                 "400": "The file was refused (`problems` by line) or no such shipped "
                 "scenario; the running scenario is unchanged.",
-                "415": "Content-Type is neither YAML/text nor JSON.",
+                "415": "Content-Type is neither YAML nor JSON (text/plain is refused: "
+                "a web page could send it cross-site).",
             },
             requestBody=_SCENARIO_UPLOAD,
         )
@@ -448,13 +572,17 @@ _PATHS: dict[str, Any] = {
         "post": _operation(
             "Run the running scenario again from its start (counters, time windows).",
             _json(_ref("ActiveScenario"), "The running scenario, counters at zero."),
+            errors={"415": f"{_SIMPLE_TYPES_REFUSED}; send no body."},
         )
     },
     "/__admin/reset": {
         "post": _operation(
             "Forget the journal and stored records; restart the scenario.",
             _json(_ref("Reset"), "What was reset."),
-            errors={"400": "The body is not a JSON object with an optional boolean `clock`."},
+            errors={
+                "400": "The body is not a JSON object with an optional boolean `clock`.",
+                "415": f"A body that is not application/json ({_SIMPLE_TYPES_REFUSED}).",
+            },
             requestBody=_json_body(
                 {
                     "type": "object",
@@ -470,6 +598,22 @@ _PATHS: dict[str, Any] = {
             ),
         )
     },
+    "/__admin/keystores": {
+        "post": _created(
+            _operation(
+                "Issue a care provider's keystore from the test PKI (an earlier keystore of "
+                "the same NIHII keeps working; the ETK depot serves the newest).",
+                _json(_ref("Keystore"), "The keystore, its password and the CA to trust."),
+                errors={
+                    "400": "Not a JSON object of the documented keys, or a bad value.",
+                    "404": "No such kind in the population, index beyond its providers of "
+                    "that kind, or a NIHII outside the population given without its ssin.",
+                    "415": f"The body is not application/json ({_SIMPLE_TYPES_REFUSED}).",
+                },
+                requestBody=_json_body(_ref("KeystoreRequest")),
+            )
+        )
+    },
     "/metrics": {
         "get": _operation(
             "Prometheus metrics: requests, outcomes, latency per operation; scenario rules.",
@@ -482,15 +626,24 @@ _PATHS: dict[str, Any] = {
     },
 }
 
+# The QA workbench's routes: one journal entry, its decoded view, the live stream, the
+# population finder, conformance runs and reports, the page itself (server/openapi_qa.py).
+from simulator.server.openapi_qa import qa_paths, qa_schemas  # noqa: E402
+
+_SCHEMAS.update(qa_schemas())
+_PATHS.update(qa_paths(_JOURNAL_FILTERS))
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.0.3",
     "info": {
         "title": "mycarenet-sim admin API",
         "version": __version__,
         "description": "Control and observe the MyCareNet simulator. On a server bound to "
-        "loopback no credentials are needed; bound elsewhere, every route but health and "
-        "/metrics wants `Authorization: Bearer <token>` (--admin-token, or the token "
-        "`serve` prints).",
+        "loopback no credentials are needed, but the Host must name the server and an Origin "
+        "must be its own (403 otherwise: no web page may drive it); bound elsewhere, every "
+        "route but health and /metrics wants `Authorization: Bearer <token>` (--admin-token, "
+        "or the token `serve` prints). Calls that change state refuse text/plain and form "
+        "bodies (415).",
     },
     "paths": _PATHS,
     "components": {

@@ -125,8 +125,12 @@ def unanswered_rejection(exchange: Exchange) -> faults.SoapFault | None:
 
 
 def rejection_fault(reject: Reject) -> faults.SoapFault:
-    """A forced rejection as a SOAP fault carrying its code, where no business format fits."""
-    return faults.SoapFault(reject.code, reject.text_fr, http_status=500)
+    """A forced rejection as a SOAP fault carrying its code, where no business format fits:
+    the catalogue's FR/NL texts, and an English reason under xml:lang="en"."""
+    reason = f"{reject.catalogue} code {reject.code} forced by the running scenario"
+    return faults.SoapFault(
+        reject.code, reason, http_status=500, texts=(reject.text_fr, reject.text_nl)
+    )
 
 
 def skips_signature(exchange: Exchange) -> bool:

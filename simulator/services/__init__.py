@@ -10,6 +10,7 @@ def catalogue_of_operations() -> list[Operation]:
 
     return [
         *sts.OPERATIONS,
+        *_samlp_sts_operations(),
         *etkdepot.OPERATIONS,
         *tarification.OPERATIONS,
         *memberdata.OPERATIONS,
@@ -17,6 +18,12 @@ def catalogue_of_operations() -> list[Operation]:
         *_mediprima_operations(),
         *_genasync_operations(),
     ]
+
+
+def _samlp_sts_operations() -> list[Operation]:
+    from simulator.services import samlp_sts
+
+    return samlp_sts.OPERATIONS
 
 
 def _genasync_operations() -> list[Operation]:

@@ -1,13 +1,20 @@
 """eAttest v3 (`/MyCareNet/eAttest/v3`): SendAttestation and CancelAttestation.
 
+The same operations are published in the v2 and v1 message shapes at `/MyCareNet/eAttest/v2`
+and `/v1` (v1: SendAttestation only), decided by the same rules over the same records.
+
 The Detail is sealed for the insurer and holds an EncryptedKnownContent whose `Xades` signs
 the KMEHR (wire-formats 1.7, 1.8): we unseal, verify that XAdES, let the domain decide, store
 accepted attestations in `sim.records`, and answer with a KMEHR signed the same way and sealed
 for the requester's Reply-to-Etk.
 
-Records: `eattest` (invoicing number -> the attestation), `eattest-consultation`
-(`ssin:day:code` -> number, whose atomic insert makes a consultation count once even for two
-simultaneous requests), `eattest-cancellation` (number -> reason; inserted once: cancelled once),
+Every accepted attestation's services go into the insurer's ledger (`sim.ledger`), which eFact
+and MediPrima fill too: a duplicate (190 / 502255) is judged against services attested or
+billed by any channel, and `Ledger.admit` judges again as it records, atomically per patient,
+so that two simultaneous requests count a consultation once. A cancellation removes them.
+
+Records: `eattest` (invoicing number -> the attestation), `eattest-cancellation` (number ->
+reason; inserted once: cancelled once),
 `eattest-reference` (`author:InputReference` -> number: a retry with attemptNbr > 1 gets the
 answer of the attempt that got through, not a duplicate refusal; wire-formats 4.2).
 
@@ -18,6 +25,7 @@ send (wire-formats 4.2); the codec and the rules report what is missing instead.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
@@ -34,26 +42,32 @@ from simulator.domain.eattest import (
     CancellationOutcome,
     FeeLine,
     already_cancelled,
-    consultation_keys,
+    attested_services,
     decide_attestation,
     decide_cancellation,
     duplicate_outcome,
     invoicing_number,
     is_valid_invoicing_number,
+    refused_by_ledger,
 )
+from simulator.domain.ledger_rules import LedgerService
 from simulator.runtime import Simulator
 from simulator.server import overlay
 from simulator.server.exchange import Exchange
+from simulator.services.authority import check_care_provider
 from simulator.services.registry import Operation
 from simulator.services.sealed_content import OpenedDetail, close_detail, open_detail
 from simulator.soap import faults
 from simulator.soap.envelope import new_envelope
+from simulator.store.ledger import LedgerBusy
 
 PATH = "/MyCareNet/eAttest/v3"
 SEND_ACTION = f"{codec.NAMESPACE}:SendAttestation"
 CANCEL_ACTION = f"{codec.NAMESPACE}:CancelAttestation"
+# v2 and v1: the same rules and records in the older message shape (commons v3). The
+# connector sets no SOAPAction for them (wire-formats 1.2); the v2 ones are inferred.
+LEGACY_PATHS = {codec.ATTEST_V2: "/MyCareNet/eAttest/v2", codec.ATTEST_V1: "/MyCareNet/eAttest/v1"}
 ATTESTATIONS = "eattest"
-CONSULTATIONS = "eattest-consultation"
 CANCELLATIONS = "eattest-cancellation"
 REFERENCES = "eattest-reference"
 NO_INSURER = "000"  # answers about nobody's patient still need an ID-INSURANCE
@@ -75,7 +89,7 @@ async def send_attestation(sim: Simulator, exchange: Exchange) -> etree._Element
     elif replayed is not None:
         number, outcome = replayed
     else:
-        outcome = decide_attestation(query, sim.population, today, _earlier(sim, query, today))
+        outcome = decide_attestation(query, sim.population, today, _history(sim, query))
         number = None
         if outcome.accepted:
             number, outcome = _store(sim, request, query, outcome)
@@ -146,6 +160,21 @@ def _read(
         transaction = codec.read_transaction_request(opened.business_content, request)
     except PayloadError as error:
         raise faults.SoapFault("SOA-03007", str(error)) from None
+    certified = check_care_provider(
+        exchange,
+        request.common.provider_nihii,
+        f"/{request.operation}Request/CommonInput/Origin/CareProvider/Nihii/Value",
+    )
+    if certified is not None:
+        # The author is then held to the token's holder, not only to CareProvider: 155 on
+        # request/author ("incohérente avec celle du Web Service"), eAttest catalogue.
+        transaction = dataclasses.replace(
+            transaction,
+            send=transaction.send
+            and dataclasses.replace(transaction.send, envelope_provider_nihii=certified),
+            cancel=transaction.cancel
+            and dataclasses.replace(transaction.cancel, envelope_provider_nihii=certified),
+        )
     return request, transaction, opened
 
 
@@ -173,14 +202,11 @@ def _answer(
 # -- the records --------------------------------------------------------------------------------
 
 
-def _earlier(sim: Simulator, query: AttestationQuery, today: date) -> list[Attested]:
-    """This patient's attestations of today, through the consultation index."""
+def _history(sim: Simulator, query: AttestationQuery) -> list[LedgerService]:
+    """What the insurers accepted for this patient: attested, billed by eFact or MediPrima."""
     if not query.patient_ssin:
         return []
-    prefix = f"{query.patient_ssin}:{today.isoformat()}:"
-    numbers = {doc["number"] for _, doc in sim.records.find(CONSULTATIONS, prefix=prefix)}
-    found = (_attested(sim, number) for number in sorted(numbers))
-    return [attested for attested in found if attested is not None]
+    return sim.ledger.find(query.patient_ssin)
 
 
 def _attested(sim: Simulator, number: str) -> Attested | None:
@@ -204,7 +230,8 @@ def _store(
     query: AttestationQuery,
     outcome: AttestationOutcome,
 ) -> tuple[str | None, AttestationOutcome]:
-    """Number and store an accepted attestation; a consultation taken meanwhile is a 190."""
+    """Number and store an accepted attestation and put its services in the ledger; what a
+    simultaneous request put there a moment earlier refuses it (190 for a consultation)."""
     assert outcome.insurer is not None and outcome.day is not None and outcome.patient is not None
     day, ssin = outcome.day, outcome.patient.ssin
     sequence = sim.store.next_sequence(f"eattest:{outcome.insurer}:{day:%y%m%d}")
@@ -223,14 +250,15 @@ def _store(
     if not sim.records.insert(ATTESTATIONS, number, document):
         # The sequence never repeats, so this means the store was edited behind our back.
         raise faults.SoapFault("SOA-00001", f"invoicing number {number} already issued", "Server")
-    taken: list[str] = []
-    for key in consultation_keys(ssin, day, [line.code for line in outcome.lines]):
-        if not sim.records.insert(CONSULTATIONS, key, {"number": number}):
-            for done in taken:  # another request attested this consultation first
-                sim.records.delete(CONSULTATIONS, done)
-            sim.records.delete(ATTESTATIONS, number)
-            return None, duplicate_outcome(outcome)
-        taken.append(key)
+    services = attested_services(query, outcome.patient, day, number)
+    try:
+        findings = sim.ledger.admit(services)
+    except LedgerBusy:  # another request kept this patient's ledger: the same visit, surely
+        sim.records.delete(ATTESTATIONS, number)
+        return None, duplicate_outcome(outcome)
+    if findings:
+        sim.records.delete(ATTESTATIONS, number)
+        return None, refused_by_ledger(outcome, findings)
     reference = _reference_key(request, query)
     if reference is not None:
         sim.records.insert(REFERENCES, reference, {"number": number})
@@ -271,15 +299,31 @@ def _line_doc(line: FeeLine) -> dict[str, str]:
 def _cancel(
     sim: Simulator, attested: Attested, outcome: CancellationOutcome, today: date
 ) -> CancellationOutcome:
-    """Record the cancellation once and free the consultations for a new attestation."""
+    """Record the cancellation once and take its services out of the ledger: they may be
+    attested (or billed) anew."""
     record = {"reason": outcome.reason, "day": today.isoformat()}
     if not sim.records.insert(CANCELLATIONS, attested.number, record):
         return already_cancelled()  # another request cancelled it a moment ago
-    for key in consultation_keys(attested.patient_ssin, attested.day, attested.codes):
-        held = sim.records.get(CONSULTATIONS, key)
-        if held is not None and held.get("number") == attested.number:
-            sim.records.delete(CONSULTATIONS, key)
+    sim.ledger.remove(attested.number)
     return outcome
+
+
+def _legacy_operations() -> list[Operation]:
+    handlers = {codec.SEND: send_attestation, codec.CANCEL: cancel_attestation}
+    return [
+        Operation(
+            service="eattest",
+            name=operation,
+            path=path,
+            payload=version.tag(operation),
+            soap_actions=frozenset({"", f"{version.namespace}:{operation}"}),
+            handler=handlers[operation],
+            request_schema=f"eattest-{version.label}-request",
+            response_schema=f"eattest-{version.label}-response",
+        )
+        for version, path in LEGACY_PATHS.items()
+        for operation in version.operations
+    ]
 
 
 OPERATIONS = [
@@ -303,4 +347,5 @@ OPERATIONS = [
         request_schema="eattest-request",
         response_schema="eattest-response",
     ),
+    *_legacy_operations(),
 ]

@@ -13,15 +13,25 @@ survives a restart) may delay every answer of the file (`delay_seconds`), withho
 insurer processes the file, no answer ever reaches the mailbox) or force a rejection code,
 placed by `domain.efact_processing.forced` and judged like any other finding.
 
-Due steps run lazily when a provider calls `get` (`advance`). The state lives in `sim.records`:
-each step is committed with the message it delivered, and a delivery interrupted by a crash is
-recognised on restart (its hash is noted before delivering), so nothing is lost or sent twice.
-A post whose content cannot be split into 920000 records is kept as `unreadable`, unanswered.
+Each open file is a job in the store (the OPEN pointer: when its next step is due, and for
+whom): `services/efact_jobs.py` claims the due ones and calls `step` off the event loop, in
+whichever process takes them; `advance` runs them in the caller (tools, tests). The state
+lives in `sim.records`: each step is committed with the message it delivered, and a delivery
+interrupted by a crash is recognised on restart (its hash is noted before delivering), so
+nothing is lost or sent twice.
+
+Every posted file is answered. Whatever was posted is read as a 920000 (`parser.frame`: zone
+200 forced, a short last record padded) and what that took is a blocking finding, as are
+unknown record types and characters outside printable ASCII (`checks`); answers echo such
+characters as "?". If processing a file raises anyway, the file still gets a 920099 with the
+generic code 100099 (after a 931000 if it had none yet), the exception is logged once, and
+the file leaves the open list: never silence, never a retry loop.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import logging
 import math
@@ -34,18 +44,25 @@ from typing import Any
 from simulator.clock import BRUSSELS
 from simulator.codecs.blob import hash_value
 from simulator.domain import efact_processing as efact_rules
+from simulator.domain.cpas import MEDIPRIMA_PAYMENT_DAYS
+from simulator.domain.ledger_rules import Channel
+from simulator.domain.mediprima_invoicing import MediprimaInvoices
 from simulator.efact import writer
-from simulator.efact.checks import CheckOptions, check_file
-from simulator.efact.errors import Rejection, rejection
+from simulator.efact.checks import CheckOptions, check_file, framing_rejections
+from simulator.efact.errors import PROCESSING_FAILED, Rejection, rejection
 from simulator.efact.layout import RECORD_LENGTH, SEGMENT200_LENGTH
-from simulator.efact.parser import EfactFormatError, Record, parse
+from simulator.efact.parser import Framed, Record, frame, parse, plain
 from simulator.runtime import Simulator
 from simulator.services import mailbox as boxes
+from simulator.services import tarification
+from simulator.services.mediprima import stored_attestations
+from simulator.store.due_jobs import due as is_due
 
 FILES = "efact-file"  # one state document per posted file: <mailbox>/<post reference>
 OPEN = "efact-open"  # files with steps still to come: <mailbox>/<received ns>-<reference>
 HISTORY = "efact-history"  # accepted files: <insurer>/<third party>/<received ns>-<reference>
 PREFIXES = {"hcpfac": "", "hcpfac_12": "ECM-"}  # mailboxes the insurer processes
+MEDIPRIMA_MAILBOX = "hcpfac_12"  # CAAMI, federation 690
 ENVIRONMENT = "MYCARENET_EFACT_DELAYS"
 _SCAN = 1_000_000
 _LOG = logging.getLogger(__name__)
@@ -139,6 +156,8 @@ def received(
             "settle": (at + max(config.check_after, config.settle_after)).isoformat(),
         },
     }
+    # The insurer's two-month rule as the scenario running at the post says (docs/rules.md).
+    state["two_month_rule"] = sim.scenarios.scenario.efact_two_month_rule
     if effect is not None:
         state["scenario"] = {
             "rule": effect.rule,
@@ -146,62 +165,66 @@ def received(
             "withheld": effect.withheld,
             "reject_code": effect.reject_code,
         }
-    problem = _unreadable(base64.b64decode(str(posted["content"])))
-    if problem:
-        state.update(step="unreadable", problem=problem)
     if not sim.records.insert(FILES, _file_key(state), state):
         return  # already scheduled
-    if not problem:
-        sim.records.put(OPEN, _open_key(state), _pointer(state))
-
-
-def _unreadable(content: bytes) -> str:
-    """Why `content` is not a 920000 that splits into records; "" when it is."""
-    if not content.startswith(b"920000"):
-        return f"message type {content[:6]!r} is not 920000"
-    if len(content) < _SEGMENTS or (len(content) - _SEGMENTS) % RECORD_LENGTH:
-        return (
-            f"{len(content)} bytes: not segments 200 + 300 ({_SEGMENTS}) "
-            f"plus whole records of {RECORD_LENGTH}"
-        )
-    return ""
+    # Whatever the content, it is answered: what is not a 920000 of whole records is found
+    # by the checks (`parser.frame`, `checks.framing_rejections`), not dropped here.
+    sim.records.put(OPEN, _open_key(state), _pointer(state))
 
 
 # -- advancing --------------------------------------------------------------------------------
 
 
 def advance(sim: Simulator, mailbox: str) -> int:
-    """Deliver every answer of `mailbox` that is due on the clock; returns how many."""
+    """Deliver every answer of `mailbox` that is due on the clock, in the caller; returns how
+    many. (A server does this off the event loop: `services/efact_jobs.py`.)"""
     if mailbox not in PREFIXES:
         return 0
     now = sim.clock.now()
     delivered = 0
     for key, pointer in sim.records.find(OPEN, prefix=f"{mailbox}/", limit=_SCAN):
-        if "next" in pointer and datetime.fromisoformat(str(pointer["next"])) > now:
+        if not is_due(pointer, now):
             continue  # nothing due: skip reading the (possibly large) state document
-        state = sim.records.get(FILES, str(pointer["file"]))
-        if state is None:
+        done = step(sim, pointer, now)
+        delivered += done.delivered
+        if done.pointer is None:
             sim.records.delete(OPEN, key)
-            continue
-        try:
-            delivered += _run(sim, state, now)
-        except Exception as error:  # one broken file must not block the whole mailbox
-            _LOG.exception("eFact processing of %s failed", pointer["file"])
-            state.update(step="failed", problem=f"{type(error).__name__}: {error}")
-            sim.records.put(FILES, _file_key(state), state)
-        if state["step"] in ("settled", "rejected", "unreadable", "failed"):
-            sim.records.delete(OPEN, key)
-        elif _pointer(state) != pointer:
-            sim.records.put(OPEN, key, _pointer(state))
+        elif done.pointer != pointer:
+            sim.records.put(OPEN, key, done.pointer)
     return delivered
+
+
+@dataclass(frozen=True)
+class Step:
+    """What `step` did to one file: messages delivered, and its OPEN pointer from now on
+    (None: nothing left to do, the pointer is to be deleted)."""
+
+    delivered: int
+    pointer: dict[str, Any] | None
+
+
+def step(sim: Simulator, pointer: dict[str, Any], now: datetime) -> Step:
+    """Take every step of the open file `pointer` names that is due at `now`, in order. Its
+    OPEN pointer is left to the caller (the job queue holds it while this runs)."""
+    state = sim.records.get(FILES, str(pointer["file"]))
+    if state is None:
+        return Step(0, None)
+    try:
+        delivered = _run(sim, state, now)
+    except Exception as error:  # one broken file must not block the whole mailbox
+        delivered = _fail(sim, state, error)
+    if state["step"] in ("settled", "rejected", "unreadable", "failed"):
+        return Step(delivered, None)
+    return Step(delivered, _pointer(state))
 
 
 _NEXT = {"received": "receipt", "receipt": "check", "checked": "settle"}
 
 
 def _pointer(state: dict[str, Any]) -> dict[str, Any]:
-    """The open-file entry: the state's key and when its next step is due."""
-    pointer: dict[str, Any] = {"file": _file_key(state)}
+    """The open-file entry: the state's key, whose answers they are, and when its next step
+    is due."""
+    pointer: dict[str, Any] = {"file": _file_key(state), "sender": state["sender"]}
     step = _NEXT.get(str(state["step"]))
     if step is not None:
         pointer["next"] = state["due"][step]
@@ -213,11 +236,59 @@ def _due(state: dict[str, Any], step: str, now: datetime) -> datetime | None:
     return at if at <= now else None
 
 
+def _fail(sim: Simulator, state: dict[str, Any], error: Exception) -> int:
+    """The safety net: processing `state`'s file raised. Log it once (the file then leaves the
+    open list), and answer: a file not yet checked gets a 920099 with 100099 (and first its
+    931000 if it had none); a file already answered 920098 whose settlement failed keeps that
+    answer. Returns how many messages were delivered."""
+    where = _file_key(state)
+    _LOG.exception("eFact processing of %s failed at step %s", where, state.get("step"))
+    state["problem"] = f"{type(error).__name__}: {error}"
+    delivered = 0
+    try:
+        if state["step"] in ("received", "receipt"):
+            content = _content(sim, state)
+            if state["step"] == "received":
+                out = io.BytesIO()
+                writer.write_bare_receipt(out, content)
+                delivered += _deliver(sim, state, "HCPFAC", out.getvalue(), "receipt")
+            failure = rejection(PROCESSING_FAILED, 1, "10", "0", detail=state["problem"][:200])
+            state["decision"] = {
+                "verdict": efact_rules.REJECTED,
+                "rejection_type": efact_rules.BLOCKING,
+                "percentage": "10000",
+                "records": max(0, (len(content) - _SEGMENTS) // RECORD_LENGTH),
+                "records_in_error": 1,
+            }
+            state["rejections"] = [_dump(failure)]
+            out = io.BytesIO()
+            writer.write_failure(out, content, failure)
+            delivered += _deliver(sim, state, "HCPVWR", out.getvalue(), "rejected")
+        else:
+            state["step"] = "failed"
+            sim.records.put(FILES, where, state)
+    except Exception:
+        _LOG.exception("eFact processing of %s: the 920099 could not be delivered", where)
+        state["step"] = "failed"
+        try:
+            sim.records.put(FILES, where, state)
+        except Exception:
+            _LOG.exception("eFact processing of %s: its state could not be saved", where)
+    return delivered
+
+
+def _readable(sim: Simulator, state: dict[str, Any]) -> tuple[Framed, bytes]:
+    """The posted file as a 920000 of whole records (`frame`), and the same with every byte
+    outside printable ASCII as "?", which is what the answers and the settlement read."""
+    framed = frame(_content(sim, state))
+    return framed, plain(framed.content)
+
+
 def _run(sim: Simulator, state: dict[str, Any], now: datetime) -> int:
     """Take every step of one file that is due at `now`, in order."""
     delivered = 0
     if state["step"] == "received" and _due(state, "receipt", now):
-        header, _ = parse(_content(sim, state))
+        header, _ = parse(_readable(sim, state)[1])
         out = io.BytesIO()
         writer.write_receipt(out, header)
         delivered += _deliver(sim, state, "HCPFAC", out.getvalue(), "receipt")
@@ -231,14 +302,9 @@ def _run(sim: Simulator, state: dict[str, Any], now: datetime) -> int:
 
 
 def _check(sim: Simulator, state: dict[str, Any], at: datetime) -> int:
-    content = _content(sim, state)
+    framed, content = _readable(sim, state)
     if "decision" not in state:  # not decided before a crash: decide now, once
-        try:
-            decision = _decide(sim, state, at.astimezone(BRUSSELS).date(), content)
-        except EfactFormatError as error:
-            state.update(step="unreadable", problem=str(error))
-            sim.records.put(FILES, _file_key(state), state)
-            return 0
+        decision = _decide(sim, state, at.astimezone(BRUSSELS).date(), framed, content)
         state["decision"] = {
             "verdict": decision.verdict,
             "rejection_type": decision.rejection_type,
@@ -251,6 +317,13 @@ def _check(sim: Simulator, state: dict[str, Any], at: datetime) -> int:
     accepted = state["decision"]["verdict"] == efact_rules.ACCEPTED
     if accepted:
         _remember(sim, state)
+        # Only the services paid go in the ledger, for later files and eAttests to see them
+        # (again after a crash: the same source and line replace themselves).
+        paid = efact_rules.paid_services(_billed(state, content), _rejections(state))
+        if paid:
+            with sim.records.deferred() as batch:  # one transaction, not three per service
+                sim.ledger.record(paid)
+            sim.records.commit(batch)
     header, records = parse(content)
     out = io.BytesIO()
     writer.write_rejections(out, header, records, _rejections(state), whole_file=not accepted)
@@ -259,16 +332,42 @@ def _check(sim: Simulator, state: dict[str, Any], at: datetime) -> int:
 
 
 def _decide(
-    sim: Simulator, state: dict[str, Any], today: date, content: bytes
+    sim: Simulator, state: dict[str, Any], today: date, framed: Framed, content: bytes
 ) -> efact_rules.Decision:
+    """`framed` is what was posted (invalid bytes included, for the checks to find them);
+    `content` the same in printable ASCII, for everything else."""
     config = config_of(sim)
+    # The world of the processing day; MediPrima files get CAAMI's rules (docs/rules.md).
+    population = sim.population_on(today) if config.check_population else None
+    mediprima = None
+    if population is not None and state["mailbox"] == MEDIPRIMA_MAILBOX:
+        mediprima = MediprimaInvoices(population, lambda ssin: stored_attestations(sim, ssin))
+    insurer = str(state["insurer"])
     options = CheckOptions(
         today=today,
-        population=sim.population if config.check_population else None,
+        population=population,
         max_age_months=config.max_age_months if config.max_age_months is not None else 1200,
+        mediprima=mediprima,
+        insurer=insurer if population is not None and mediprima is None else None,
+        # eTar's commitments are the insurer's own: judged with its population (not for the
+        # CIN files replayed without it, whose references came from the real acceptance).
+        commitments=(
+            (lambda number: tarification.commitment(sim, number))
+            if population is not None else None
+        ),
+        two_month_rule=str(state.get("two_month_rule", "fine")),
     )
-    checked = check_file(content, options)  # chunked: no Record object per record
-    # Record types in file order: `received` made sure the content is whole 350-char records.
+    # chunked: no Record object per record
+    checked = framing_rejections(framed) + check_file(framed.content, options)
+    billed = _billed(state, content)
+    links = efact_rules.supplement_links(billed)
+    if state["mailbox"] != MEDIPRIMA_MAILBOX:  # CAAMI's own rules judge MediPrima files
+        # The patient's history at this insurer: other files, eAttests (docs/rules.md).
+        patients = sorted({item.service.patient for item in billed})
+        history = [old for ssin in patients for old in sim.ledger.find(ssin, insurer=insurer)]
+        rejected = {r.index for r in checked if r.letter in efact_rules.REJECTING}
+        checked += efact_rules.ledger_findings(billed, history, rejected)
+    # Record types in file order: `frame` made the content whole 350-char records.
     kinds = [
         content[start : start + 2].decode("latin-1")
         for start in range(_SEGMENTS, len(content), RECORD_LENGTH)
@@ -281,11 +380,20 @@ def _decide(
     prior = _prior(sim, state, facts) if facts is not None else []
     known = facts is None or not config.check_population or _knows(sim, state, facts)
     code = state.get("scenario", {}).get("reject_code")
-    force = efact_rules.forced(kinds, str(code)) if code else None
+    force = efact_rules.forced(kinds, str(code), links=links) if code else None
     return efact_rules.decide(
         kinds, checked, facts, received_on, prior, config.rules,
-        third_party_known=known, force=force,
+        third_party_known=known, force=force, links=links,
     )  # fmt: skip
+
+
+def _billed(state: dict[str, Any], content: bytes) -> list[efact_rules.Billed]:
+    """The file's services as the ledger keeps them (insurer = the union it was posted to)."""
+    _, records = parse(content)
+    channel = Channel.MEDIPRIMA if state["mailbox"] == MEDIPRIMA_MAILBOX else Channel.EFACT
+    return efact_rules.billed_services(
+        records, str(state["insurer"]), str(state["reference"]), channel
+    )
 
 
 def _knows(sim: Simulator, state: dict[str, Any], facts: efact_rules.FileFacts) -> bool:
@@ -303,9 +411,14 @@ def _knows(sim: Simulator, state: dict[str, Any], facts: efact_rules.FileFacts) 
 def _settle(sim: Simulator, state: dict[str, Any], at: datetime) -> int:
     today = at.astimezone(BRUSSELS).date()
     found = _rejections(state)
-    content = _content(sim, state)
+    content = _readable(sim, state)[1]
     header, records = parse(content)
-    settlement = efact_rules.settle(records, found, today, config_of(sim).rules)
+    rules = config_of(sim).rules
+    if state["mailbox"] == MEDIPRIMA_MAILBOX:  # CAAMI pays MediPrima within a few days
+        rules = dataclasses.replace(
+            rules, payment_days=min(rules.payment_days, MEDIPRIMA_PAYMENT_DAYS)
+        )
+    settlement = efact_rules.settle(records, found, today, rules)
     state["settlement"] = {
         "requested": settlement.requested,
         "accepted": settlement.accepted,
@@ -454,10 +567,13 @@ __all__ = [
     "ENVIRONMENT",
     "ProcessingConfig",
     "ScenarioEffect",
+    "Step",
     "advance",
     "config_of",
     "configure",
     "file_state",
+    "is_due",
     "processes",
     "received",
+    "step",
 ]

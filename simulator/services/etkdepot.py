@@ -14,6 +14,8 @@ from simulator.soap import faults
 from simulator.soap.envelope import new_envelope
 
 PATH = "/EtkDepot/v1"
+# The same depot where KH (`ws/GetETK.js`) calls it, SAML-signed with SOAPAction "".
+ETEE_PATH = "/etee/v1/ETKDepot"
 MYCARENET_CBE = "0820563481"
 MYCARENET_APPLICATION = "MYCARENET"
 
@@ -55,12 +57,14 @@ OPERATIONS = [
     Operation(
         service="etkdepot",
         name="GetEtk",
-        path=PATH,
+        path=path,
         payload=f"{{{codec.PROTOCOL}}}GetEtkRequest",
         soap_actions=frozenset({"", "urn:be:fgov:ehealth:etkdepot:1_0:protocol:GetEtk"}),
         handler=get_etk,
-        # The ETK depot is a public directory: the connector calls it without a token.
+        # The ETK depot is a public directory: the connector calls it without a token, KH
+        # with its SAML token; neither is required, so neither is checked.
         token=TokenProfile.NONE,
         request_schema="etk-request",
     )
+    for path in (PATH, ETEE_PATH)
 ]

@@ -16,17 +16,20 @@ from lxml import etree
 from simulator.codecs import genasync as codec
 from simulator.codecs.mycarenet_commons import PayloadError
 from simulator.config import SecurityMode
-from simulator.runtime import Simulator
+from simulator.runtime import RESPONSE_TIMESTAMP_TTL, Simulator
+from simulator.security.wssecurity import sign_response
 from simulator.security.xades import XadesError, verify_blob
 from simulator.server import overlay
 from simulator.server.exchange import Exchange
+from simulator.services import efact_jobs, memberdata_async
 from simulator.services import efact_processing as efact
 from simulator.services import mailbox as boxes
+from simulator.services.authority import NotTheCaller, acting_nihii
 from simulator.services.registry import Handler, Operation
 from simulator.soap import faults
 from simulator.soap.addressing import Addressing, read_addressing, response_headers
-from simulator.soap.envelope import new_envelope, serialize
-from simulator.soap.namespaces import SOAP11
+from simulator.soap.envelope import Envelope, new_envelope, serialize
+from simulator.soap.namespaces import SOAP11, WSA
 
 ACTION = "urn:be:cin:nip:async:generic"
 POST_ACTION = f"{ACTION}:post:msg"
@@ -38,6 +41,7 @@ ANSWER_ACTIONS = {
     "confirm": f"{ACTION}:confirm:return",
 }
 FAULT_SOURCE = "MYCARENET"
+MULTICAST = "MULTICAST"  # destination of content-routed posts (EC's MemberData To names it)
 _PATHS = {box.path: box for box in boxes.MAILBOXES.values()}
 
 
@@ -58,17 +62,22 @@ def _mailbox(exchange: Exchange) -> boxes.Mailbox:
 
 
 def _recipient(sim: Simulator, exchange: Exchange, origin: codec.Origin, where: str) -> str:
-    """The NIHII whose mailbox is used: the token's, which Origin must not contradict."""
-    token = exchange.caller.nihii
-    claimed = origin.provider_nihii
-    if token and claimed and token != claimed and sim.security_mode is SecurityMode.STRICT:
+    """The NIHII whose mailbox is used: the token's, which Origin must not contradict.
+
+    Whatever the security mode, a verified token decides: Origin is never a fallback for it
+    (a token read as certifying "" once let any caller name another GP's mailbox).
+    """
+    try:
+        nihii = acting_nihii(exchange, origin.provider_nihii, f"{where}/CareProvider")
+    except NotTheCaller as refusal:
+        # MyCareNet: the CareProvider must be the token's holder, else the ESB's "no access"
+        # (SOA-01002, GenIns catalogue), a GenAsync AUTHORIZATION_ERROR.
         raise GenAsyncFault(
             "SOA-01002",
-            f"Origin names NIHII {claimed} but the SAML token was issued to NIHII {token}",
+            refusal.reason,
             fault_code="AUTHORIZATION_ERROR",
             location=f"{where}/CareProvider/Nihii/Value",
-        )
-    nihii = token or claimed
+        ) from None
     if not nihii:
         raise _input_error(
             "no NIHII: neither the SAML token nor Origin/CareProvider names one",
@@ -93,7 +102,8 @@ async def post(sim: Simulator, exchange: Exchange) -> etree._Element:
         raise _input_error(str(error)) from None
     assert exchange.envelope is not None
     addressing = read_addressing(exchange.envelope)
-    destination = _destination(box, addressing)
+    sent_to = bool(exchange.envelope.header_blocks(WSA, "To"))
+    destination = _destination(box, addressing, sent_to)
     if box.post_names is not None and request.detail.message_name not in box.post_names:
         expected = " or ".join(sorted(box.post_names))
         raise _input_error(
@@ -104,20 +114,33 @@ async def post(sim: Simulator, exchange: Exchange) -> etree._Element:
     sender = _recipient(sim, exchange, request.common.origin, "/post/CommonInput/Origin")
     _check_xades(sim, exchange, box, request)
     effect = _scenario_effect(sim, exchange, box, request, destination)
+    # Async MemberData: answered now (or refused, before anything is kept), delivered with
+    # the post below.
+    members = None
+    if memberdata_async.answers(box.name):
+        members = memberdata_async.answer(sim, exchange, request)
 
     reference = uuid.uuid4().hex
-    boxes.keep_post(sim, box.name, reference, sender, destination, request)
-    # eFact: schedule 931000/920098/920900 (hcpfac*), as the scenario wants them
-    efact.received(sim, box.name, reference, effect)
-    tack = codec.TAck(
-        content=codec.tack_content(request.detail.content, codec.RESULT_SUCCESS),
-        issuer=f"{codec.ISSUER_PREFIX}{destination}",
-        applies_to=f"{codec.APPLIES_TO_PREFIX}{request.common.input_reference or reference}",
-        result_major=codec.RESULT_SUCCESS,
-        id=f"_{reference}",
-        reference=reference,
-    )
-    boxes.keep_tack(sim, box.name, sender, tack)
+    # No TAck, no file: the post, its processing state and its TAck are held back and written
+    # together, by the pipeline, once the answer carrying the TAck is produced (after its
+    # signature and delay, right before it is sent). A fault or a crash before: nothing kept,
+    # so the client's resend is the only copy and nothing is billed twice.
+    with sim.records.deferred() as batch:
+        boxes.keep_post(sim, box.name, reference, sender, destination, request)
+        # eFact: schedule 931000/920098/920900 (hcpfac*), as the scenario wants them
+        efact.received(sim, box.name, reference, effect)
+        if members is not None:
+            memberdata_async.deliver(sim, members, sender)
+        tack = codec.TAck(
+            content=codec.tack_content(request.detail.content, codec.RESULT_SUCCESS),
+            issuer=f"{codec.ISSUER_PREFIX}{destination}",
+            applies_to=f"{codec.APPLIES_TO_PREFIX}{request.common.input_reference or reference}",
+            result_major=codec.RESULT_SUCCESS,
+            id=f"_{reference}",
+            reference=reference,
+        )
+        boxes.keep_tack(sim, box.name, sender, tack)
+    exchange.commit_on_answer.append(lambda: sim.records.commit(batch))
     return _answer(codec.build_post_response(tack), "post", addressing)
 
 
@@ -151,7 +174,10 @@ def _scenario_effect(
     )
 
 
-def _destination(box: boxes.Mailbox, addressing: Addressing) -> str:
+def _destination(box: boxes.Mailbox, addressing: Addressing, sent_to: bool) -> str:
+    if box.routes_by_content:
+        # Each item names its member; FHC's async MemberData post has no wsa:To at all.
+        return addressing.destination_io or MULTICAST
     io = addressing.destination_io
     if addressing.to and io is None:
         raise _input_error(
@@ -160,8 +186,16 @@ def _destination(box: boxes.Mailbox, addressing: Addressing) -> str:
         )
     if io is None:
         if box.default_io is None:
+            # CONN writes an empty wsa:To when its caller names no mutuality
+            # (`WsAddressingUtil.createHeader(null, ...)`, client-quirks #18). MyCareNet routes a
+            # post by wsa:To alone (wire-formats 1.10 and 5 "Recipient selection"; the TAck
+            # Issuer names that IO); no source shows it reading a destination out of the file,
+            # and a sealed blob could not be read. So the post is refused, saying what to send.
+            state = "empty" if sent_to else "missing"
             raise _input_error(
-                f"wsa:To is missing: {box.name} needs urn:nip:destination:io:<IO code>",
+                f"wsa:To is {state}: a post to {box.name} is routed by its destination; send "
+                f"wsa:To urn:nip:destination:io:<code> naming the insurer (federation) the "
+                f"file is for",
                 "/Envelope/Header/To",
             )
         return box.default_io
@@ -188,7 +222,7 @@ def _check_xades(
         assert request.detail_element is not None
         try:
             verify_blob(
-                request.xades, request.detail_element, ca_cert=sim.pki.ca.cert, now=sim.clock.now()
+                request.xades, request.detail_element, ca_cert=sim.pki.ca.cert, now=sim.wire_now()
             )
         except XadesError as error:
             problem = f"Xades-t does not verify: {error}"
@@ -210,14 +244,16 @@ async def get(sim: Simulator, exchange: Exchange) -> etree._Element:
         raise _input_error(str(error)) from None
     assert exchange.envelope is not None
     nihii = _recipient(sim, exchange, request.origin, "/get/Origin")
-    efact.advance(sim, box.name)  # eFact: deliver the insurer's answers now due on the clock
+    # eFact: the insurer's answers due on the clock are delivered (off the loop, by the job
+    # worker) before the mailbox is read.
+    await efact_jobs.answered(sim, box.name, nihii)
     messages: list[codec.MsgResponse] = []
     if request.msg_query.include:
         for stored in boxes.waiting_messages(sim, box.name, nihii):
             if len(messages) >= request.msg_query.max:
                 break
             if _selected(stored.document, request):
-                messages.append(boxes.message_of(stored))
+                messages.append(boxes.message_of(stored, with_content=False))
     tacks: list[codec.TAckResponse] = []
     if request.tack_query.include:
         waiting = boxes.waiting_tacks(sim, box.name, nihii)
@@ -254,18 +290,41 @@ async def confirm(sim: Simulator, exchange: Exchange) -> etree._Element:
 # -- faults -----------------------------------------------------------------------------------
 
 
-def fault_body(path: str, fault: faults.SoapFault, operation: str | None) -> bytes | None:
+def fault_body(
+    path: str, fault: faults.SoapFault, operation: str | None, *, sim: Simulator | None = None
+) -> bytes | None:
     """The GenAsync rendering of `fault` for a request to a GenAsync path; None elsewhere.
 
-    Any fault on these paths (schema, security, dispatch or our own checks) becomes a SOAP
-    fault whose detail is `ga:fault`, the element the WSDL declares for every operation.
-    """
+    With `sim`, the answer carries the WS-Security header of every other answer (for faults
+    raised before the pipeline, e.g. a broken MTOM package)."""
     if path not in _PATHS:
         return None
+    envelope = fault_envelope(fault, operation, None)
+    if sim is not None:
+        sign_response(
+            envelope,
+            sim.pki.insurer_signing.key,
+            sim.pki.insurer_signing.cert,
+            now=sim.wire_now(),
+            ttl=RESPONSE_TIMESTAMP_TTL,
+            profile=sim.settings.response_security,
+        )
+    return serialize(envelope)
+
+
+def fault_envelope(
+    fault: faults.SoapFault, operation: str | None, request: Envelope | None = None
+) -> etree._Element:
+    """A SOAP fault whose detail is `ga:fault`, the element the WSDL declares for every
+    operation: any fault on these paths (schema, security, dispatch or our own checks).
+
+    The connector's GenAsync handler checks the answer's wsse:Security (a fresh Timestamp,
+    wire-formats 1.9) on faults too: the pipeline secures this envelope like any answer."""
     envelope = etree.Element(f"{{{SOAP11}}}Envelope", nsmap={"soap": SOAP11})
     header = etree.SubElement(envelope, f"{{{SOAP11}}}Header")
     if operation in ANSWER_ACTIONS:
-        for block in response_headers(f"{ACTION}:{operation}:fault", Addressing()):
+        addressing = read_addressing(request) if request is not None else Addressing()
+        for block in response_headers(f"{ACTION}:{operation}:fault", addressing):
             header.append(block)
     body = etree.SubElement(envelope, f"{{{SOAP11}}}Body")
     # A wsse: faultcode is a QName value: its prefix must be declared in scope.
@@ -286,7 +345,7 @@ def fault_body(path: str, fault: faults.SoapFault, operation: str | None) -> byt
             )
         )
     )
-    return serialize(envelope)
+    return envelope
 
 
 def _classify(fault: faults.SoapFault) -> tuple[str, str | None]:
@@ -313,6 +372,7 @@ def _operation(name: str, payload: str, action: str, handler: Handler) -> list[O
             sign_body=False,  # GenAsync clients sign the Timestamp only (wire-formats 1.9)
             request_schema="genasync-request",
             response_schema="genasync-response",
+            render_fault=fault_envelope,
         )
         for box in boxes.MAILBOXES.values()
     ]

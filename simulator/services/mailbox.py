@@ -38,6 +38,9 @@ class Mailbox:
     default_io: str | None  # destination when wsa:To names none
     post_names: frozenset[str] | None  # MessageNames accepted on post; None = any
     requires_xades: bool  # strict mode refuses a post without Xades-t
+    # MyCareNet routes each item of the post by its content, not by wsa:To (async MemberData:
+    # every AttributeQuery goes to its member's insurer; FHC sends no wsa:To at all).
+    routes_by_content: bool = False
 
 
 MAILBOXES: dict[str, Mailbox] = {
@@ -53,8 +56,21 @@ MAILBOXES: dict[str, Mailbox] = {
             True,
         ),
         Mailbox("gmd", "/mycarenet-ws/async/generic/gmd", None, None, False),
+        # Async MemberData (wire-formats 1.1 and 2.2; FHC/IFHC `MemberDataServiceImpl.kt
+        # sendMemberDataRequest`): an AttributeQueryList as MessageName MDA, no Xades-t.
+        Mailbox(
+            "memberData",
+            "/mycarenet/bed/GenAsync/memberData",
+            None,
+            frozenset({"MDA"}),
+            False,
+            routes_by_content=True,
+        ),
     )
 }
+# CommonOutput NIPReference/OutputReference are StringReferenceType: at most 14 characters
+# (commonInfo-v2.xsd of the GenAsync WSDL bundle).
+REFERENCE_LENGTH = 14
 
 
 @dataclass(frozen=True)
@@ -74,7 +90,7 @@ def tsa_of(sim: Simulator) -> Identity:
     """The simulated eHealth TSA for XAdES-T, issued once per process under the test CA."""
     tsa = _TSAS.get(sim.pki)
     if tsa is None:
-        tsa = issue_tsa(sim.pki.ca, now=sim.clock.now())
+        tsa = issue_tsa(sim.pki.ca, now=sim.wire_now())
         _TSAS[sim.pki] = tsa
     return tsa
 
@@ -86,7 +102,7 @@ def xades_t(sim: Simulator, element: etree._Element) -> bytes:
         element,
         key=signer.key,
         cert=signer.cert,
-        signing_time=sim.clock.now(),
+        signing_time=sim.wire_now(),
         with_timestamp=True,
         tsa=tsa_of(sim),
     )
@@ -106,8 +122,11 @@ def deliver(
     input_reference: str | None = None,
     content_type: str = "text/plain",
     content_encoding: str = "deflate",
+    content_encryption: str | None = None,
 ) -> str:
-    """Put `content` in `recipient_nihii`'s `mailbox`; returns its Reference (Detail@Reference)."""
+    """Put `content` in `recipient_nihii`'s `mailbox`; returns its Reference (Detail@Reference).
+
+    `content_encryption` names how `content` is sealed (encryptedForKnownRecipient)."""
     if mailbox not in MAILBOXES:
         raise ValueError(f"unknown GenAsync mailbox {mailbox!r}; known: {', '.join(MAILBOXES)}")
     reference = uuid.uuid4().hex
@@ -124,6 +143,7 @@ def deliver(
         reference=reference,
         issuer=f"{codec.ISSUER_PREFIX}{issuer_io}" if issuer_io else None,
         encoded=encoded,
+        content_encryption=content_encryption,
     )
     detail = codec.add_blob(etree.Element("holder"), "Detail", blob)
     document: dict[str, object] = {
@@ -134,6 +154,7 @@ def deliver(
         "detail": encoded,
         "content_type": content_type,
         "content_encoding": content_encoding,
+        "content_encryption": content_encryption,
         "hash": hash_value(content),
         "issuer_io": issuer_io,
         "input_reference": input_reference,
@@ -210,12 +231,15 @@ def message_content(document: dict[str, object]) -> bytes:
     return decode_blob(str(document["detail"]), encoding, max_size=_NO_LIMIT)
 
 
-def message_of(stored: Stored) -> codec.MsgResponse:
+def message_of(stored: Stored, *, with_content: bool = True) -> codec.MsgResponse:
+    """The stored message as `get` returns it. Without content (what `get` needs: the Detail
+    text and its hash as stored), a large answer is not inflated on the event loop again."""
     doc = stored.document
     io = doc.get("issuer_io")
     detail = doc.get("detail")
+    lean = not with_content and detail is not None
     blob = codec.Blob(
-        content=message_content(doc),
+        content=b"" if lean else message_content(doc),
         message_name=str(doc["message_name"]),
         content_type=str(doc["content_type"]),
         content_encoding=str(doc["content_encoding"]),
@@ -223,11 +247,16 @@ def message_of(stored: Stored) -> codec.MsgResponse:
         reference=str(doc["reference"]),
         issuer=f"{codec.ISSUER_PREFIX}{io}" if io else None,
         encoded=str(detail) if detail is not None else None,
+        content_encryption=_optional(doc.get("content_encryption")),
+        hash_value=str(doc["hash"]) if lean else None,
     )
+    # The Reference is a 32-hex uuid; its first 14 characters stay unique enough to name it
+    # in CommonOutput, whose schema allows no more (older stored messages included).
+    short = str(doc["reference"])[:REFERENCE_LENGTH]
     output = codec.CommonOutput(
         input_reference=_optional(doc.get("input_reference")),
-        nip_reference=str(doc["reference"]),
-        output_reference=str(doc["reference"]),
+        nip_reference=short,
+        output_reference=short,
     )
     return codec.MsgResponse(output, blob, base64.b64decode(str(doc["xades"])))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import date
 
 from lxml import etree
 
@@ -33,13 +34,11 @@ async def consult_carmed_intervention(sim: Simulator, exchange: Exchange) -> etr
         raise faults.SoapFault("SOA-03007", str(error)) from None
     exchange.provider_nihii = exchange.caller.nihii
     exchange.patient_ssin = request.ssin
-    held = (
-        UmaAttestation.from_record(record)
-        for _, record in sim.records.find(UMA_RECORDS, prefix=f"{request.ssin}:")
-    )
-    attestations = [(a.number, a.start, a.end) for a in held]
     answer = consult_carmed(
-        request.query(exchange.caller.nihii), sim.population, sim.clock.today(), attestations
+        request.query(exchange.caller.nihii),
+        sim.population,
+        sim.clock.today(),
+        stored_attestations(sim, request.ssin),
     )
     if answer.messages and not answer.found:
         exchange.business_code = answer.messages[0].code
@@ -52,6 +51,16 @@ async def consult_carmed_intervention(sim: Simulator, exchange: Exchange) -> etr
         now=now,
     )
     return new_envelope(response)
+
+
+def stored_attestations(sim: Simulator, ssin: str) -> list[tuple[str, date, date | None]]:
+    """(number, start, end) of the AMU attestations doctors sent for `ssin` through UMA: what
+    CAAMI checks before pricing and paying urgent aid (docs/rules.md)."""
+    held = (
+        UmaAttestation.from_record(record)
+        for _, record in sim.records.find(UMA_RECORDS, prefix=f"{ssin}:")
+    )
+    return [(a.number, a.start, a.end) for a in held]
 
 
 def _agreements(sim: Simulator, results: Iterable[CarmedResult]) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 from lxml import etree
@@ -12,12 +13,16 @@ from simulator.domain.memberdata import MemberDataAnswer, consult_member_data, s
 from simulator.runtime import Simulator
 from simulator.server import overlay
 from simulator.server.exchange import Exchange
+from simulator.services.authority import check_care_provider
 from simulator.services.registry import Operation
 from simulator.services.sealed_content import close_detail, open_detail
 from simulator.soap import faults
 from simulator.soap.envelope import new_envelope
 
 PATH = "/MyCareNet/MemberData/v1"
+# The regional entities' copies of the same service: same operation, same answers (CONN 4.7.3
+# `memberdatav2/session/impl/regional/*`, `uddi/uddi-default.properties`; client-quirks #11).
+REGIONAL_PATHS = ("/IrisCareNet/MemberData/v1", "/WalCareNet/MemberData/v1")
 SOAP_ACTION = "urn:be:fgov:ehealth:mycarenet:memberdata:protocol:v1:MemberDataConsultation"
 DETAIL = "/MemberDataConsultationRequest/Detail"
 
@@ -27,11 +32,18 @@ async def member_data_consultation(sim: Simulator, exchange: Exchange) -> etree.
         request = codec.parse_request(exchange.payload)
     except PayloadError as error:
         raise faults.SoapFault("SOA-03007", str(error)) from None
+    certified = check_care_provider(
+        exchange,
+        request.common.provider_nihii,
+        "/MemberDataConsultationRequest/CommonInput/Origin/CareProvider/Nihii/Value",
+    )
     opened = open_detail(sim, request.detail, DETAIL, exchange.caller.certificate)
     try:
         query = codec.read_attribute_query(opened.business_content, request.common)
     except PayloadError as error:
         raise faults.SoapFault("SOA-03007", str(error)) from None
+    if certified is not None:  # the Issuer is then crosschecked with the token's holder
+        query = dataclasses.replace(query, requester_nihii=certified)
     exchange.provider_nihii = request.common.provider_nihii
     exchange.patient_ssin = (query.name_id or "").split("@", 1)[0] or None
 
@@ -62,11 +74,12 @@ OPERATIONS = [
     Operation(
         service="memberdata",
         name="MemberDataConsultation",
-        path=PATH,
+        path=path,
         payload=codec.REQUEST_TAG,
         soap_actions=frozenset({SOAP_ACTION}),
         handler=member_data_consultation,
         request_schema="memberdata-request",
         response_schema="memberdata-response",
     )
+    for path in (PATH, *REGIONAL_PATHS)
 ]

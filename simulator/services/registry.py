@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 from lxml import etree
 
 from simulator.soap import faults
+from simulator.soap.envelope import Envelope
 
 if TYPE_CHECKING:
     from simulator.runtime import Simulator
@@ -23,6 +25,10 @@ class TokenProfile(StrEnum):
 
 
 Handler = Callable[["Simulator", "Exchange"], Awaitable[etree._Element]]
+# A service's own rendering of a fault (GenAsync's ga:fault): the whole envelope, from the
+# fault, the operation name when dispatch got that far, and the request's envelope when it
+# was read (its WS-Addressing MessageID is what the fault RelatesTo).
+FaultRenderer = Callable[[faults.SoapFault, str | None, Envelope | None], etree._Element]
 
 
 @dataclass(frozen=True)
@@ -31,12 +37,15 @@ class Operation:
     name: str  # operation name as in the WSDL
     path: str  # exactly the path of the real endpoint
     payload: str  # Clark name of the request's body root element
-    soap_actions: frozenset[str]  # accepted SOAPAction values; "" = the header may be absent
+    soap_actions: frozenset[str]  # SOAPAction values it answers to; absent or "" always does
     handler: Handler
     token: TokenProfile = TokenProfile.SAML
     sign_body: bool = True  # whether the client must sign the Body (GenAsync signs Timestamp only)
     request_schema: str | None = None  # kind checked by our own schemas
     response_schema: str | None = None
+    # None: faults on this path are the ESB's (SOA detail). Set: the service renders them,
+    # and they are secured (signed) like its other answers.
+    render_fault: FaultRenderer | None = None
 
 
 class Registry:
@@ -62,6 +71,19 @@ class Registry:
     def knows_path(self, path: str) -> bool:
         return path in self._by_path
 
+    def fault_envelope(
+        self,
+        path: str,
+        fault: faults.SoapFault,
+        operation: str | None,
+        request: Envelope | None = None,
+    ) -> etree._Element | None:
+        """The fault as the service at `path` renders it; None where the ESB answers."""
+        render = next(
+            (op.render_fault for op in self._by_path.get(path, ()) if op.render_fault), None
+        )
+        return render(fault, operation, request) if render is not None else None
+
     def resolve(self, path: str, soap_action: str | None, payload: etree._Element) -> Operation:
         """Pick the operation the client asked for, or raise the fault the ESB would send."""
         candidates = self._by_path.get(path)
@@ -78,12 +100,10 @@ class Registry:
             )
         operation = by_payload[0]
         action = soap_action or ""
-        if action not in operation.soap_actions:
-            if action == "":
-                raise faults.not_wsdl_conform(
-                    f"the SOAPAction header is missing; {operation.name} expects "
-                    f"{_expected_actions(operation)}"
-                )
+        # No SOAPAction (SAAJ sends no header at all for MemberData and GenAsync, and WS-I
+        # allows ""): the body root already named the operation (client-quirks #1). A
+        # SOAPAction that names something else is still refused, as the ESB does.
+        if action and action not in operation.soap_actions:
             raise faults.not_wsdl_conform(
                 f"SOAPAction {action!r} does not match {operation.name}; expected "
                 f"{_expected_actions(operation)}"
@@ -97,7 +117,12 @@ def _expected_actions(operation: Operation) -> str:
 
 
 def normalise_soap_action(raw: str | None) -> str | None:
-    """SOAPAction is sent quoted ("urn:...") by most stacks; compare without the quotes."""
+    """SOAPAction is sent quoted ("urn:...") by most stacks; compare without the quotes.
+
+    HTTP hands header bytes over as Latin-1; a client that wrote UTF-8 gets its text back
+    (so that a fault quoting the value shows what was sent, not mojibake)."""
     if raw is None:
         return None
+    with contextlib.suppress(UnicodeError):  # not UTF-8 bytes: keep the Latin-1 reading
+        raw = raw.encode("latin-1").decode("utf-8")
     return raw.strip().strip('"').strip()

@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 
 from simulator.codecs.blob import BlobError, decode_blob
@@ -27,8 +28,10 @@ from simulator.codecs.mycarenet_commons import MAX_BLOB_BYTES, Blob
 from simulator.config import SecurityMode
 from simulator.runtime import Simulator
 from simulator.security.etk import EtkError, parse_etk
+from simulator.security.pki import parse_subject
 from simulator.security.sealing import SealError, seal, unseal
 from simulator.security.xades import XadesError, sign_enveloped, verify_enveloped
+from simulator.server.exchange import keep_request_content, keep_response_content
 from simulator.soap import faults
 from simulator.soap.parser import XmlRejected, parse_xml
 
@@ -58,6 +61,7 @@ def open_detail(
     strict and lenient modes, refused only in strict mode).
     """
     if detail.content_encryption is None:
+        keep_request_content(detail.content)
         return OpenedDetail(detail.content, None, None)
     if detail.content_encryption != SEALED_FOR_INSURER:
         raise faults.SoapFault(
@@ -70,7 +74,7 @@ def open_detail(
             detail.content,
             recipient=sim.pki.insurer_encryption,
             trusted_ca=sim.pki.ca.cert,
-            at=sim.clock.now(),
+            at=sim.wire_now(),
         )
         known = parse_known_content(unsealed.content)
     except (SealError, ContentError) as error:
@@ -93,6 +97,13 @@ def open_detail(
         reply_to = parse_etk(known.reply_to_etk)
     except EtkError as error:
         raise faults.SoapFault("SOA-03007", f"{where}: Reply-to-Etk: {error}") from None
+    if not isinstance(reply_to.public_key(), rsa.RSAPublicKey):
+        # ETKs use RSA key transport: an EC one cannot receive the sealed answer.
+        raise faults.SoapFault(
+            "SOA-03007",
+            f"{where}: Reply-to-Etk {reply_to.subject.rfc4514_string()!r} holds no RSA key; an "
+            "ETK must be RSA (issue the encryption keystore with --key-type rsa)",
+        )
     content = known.business_content
     if (known.content_encoding or "none").lower() == "deflate":
         try:
@@ -101,6 +112,7 @@ def open_detail(
             raise faults.SoapFault(
                 "SOA-03007", f"{where}: EncryptedKnownContent/BusinessContent: {error}"
             ) from None
+    keep_request_content(content)  # the journal shows what was inside the seal
     return OpenedDetail(content, reply_to, unsealed.signer)
 
 
@@ -108,7 +120,7 @@ def _check_xades(sim: Simulator, known: bytes, sealer: x509.Certificate, where: 
     if sim.security_mode is SecurityMode.OFF:
         return
     try:
-        signer = verify_enveloped(parse_xml(known), ca_cert=sim.pki.ca.cert, now=sim.clock.now())
+        signer = verify_enveloped(parse_xml(known), ca_cert=sim.pki.ca.cert, now=sim.wire_now())
         if signer != sealer:
             raise XadesError("the XAdES signer is not the certificate that sealed the request")
     except (XadesError, XmlRejected) as error:
@@ -122,6 +134,7 @@ def close_detail(
     sim: Simulator, content: bytes, opened: OpenedDetail, *, xades: bool = False
 ) -> tuple[bytes, str | None]:
     """The answer's Detail content and ContentEncryption: sealed if the request was."""
+    keep_response_content(content)  # sealed for the requester, only the journal can show it
     if opened.reply_to is None:
         return content, None
     known = build_known_content(
@@ -132,7 +145,30 @@ def close_detail(
     signer = sim.pki.insurer_signing
     if xades:
         document = parse_xml(known)
-        sign_enveloped(document, key=signer.key, cert=signer.cert, signing_time=sim.clock.now())
+        sign_enveloped(document, key=signer.key, cert=signer.cert, signing_time=sim.wire_now())
         known = etree.tostring(document, xml_declaration=True, encoding="UTF-8")
-    sealed = seal(known, sender=signer, recipients=[opened.reply_to])
+    sealed = seal(known, sender=signer, recipients=answer_recipients(opened))
     return sealed, SEALED_FOR_REQUESTER
+
+
+def answer_recipients(opened: OpenedDetail) -> list[x509.Certificate]:
+    """Who can open the answer: the Reply-to-Etk's certificate, and the certificate that sealed
+    the request when it is another one of the same holder. The depot serves a holder's newest
+    ETK, so a keystore issued earlier for the same person, still valid, can still read its
+    answers (the seal holds one encrypted key per recipient)."""
+    assert opened.reply_to is not None
+    recipients = [opened.reply_to]
+    sealer = opened.signer
+    if (
+        sealer is not None
+        and sealer != opened.reply_to
+        and isinstance(sealer.public_key(), rsa.RSAPublicKey)
+        and _holder(sealer) == _holder(opened.reply_to)
+    ):
+        recipients.append(sealer)
+    return recipients
+
+
+def _holder(cert: x509.Certificate) -> tuple[str | None, str | None]:
+    subject = parse_subject(cert)
+    return subject.ssin, subject.nihii

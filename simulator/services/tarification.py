@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
+from datetime import date
 
 from lxml import etree
 
 from simulator.codecs import tarification as codec
-from simulator.domain.tarification import TarificationOutcome, consult_tariff
+from simulator.domain.tarification import TarificationOutcome, TarificationQuery, consult_tariff
+from simulator.efact.situation import Commitment
 from simulator.runtime import Simulator
 from simulator.server import overlay
 from simulator.server.exchange import Exchange
+from simulator.services.authority import check_care_provider
 from simulator.services.registry import Operation
 from simulator.soap import faults
 from simulator.soap.envelope import new_envelope
@@ -33,6 +37,13 @@ def read_request(sim: Simulator, exchange: Exchange) -> codec.TarificationReques
         if violation is not None:
             raise faults.not_xsd_conform(f"Detail blob: {violation.describe()}")
     query = request.query
+    certified = check_care_provider(
+        exchange, query.envelope_provider_nihii, "/CommonInput/Origin/CareProvider/Nihii/Value"
+    )
+    if certified is not None:
+        # The author is then held to the token's holder, not only to CareProvider (155).
+        query = dataclasses.replace(query, envelope_provider_nihii=certified)
+        request = dataclasses.replace(request, query=query)
     exchange.provider_nihii = query.author_nihii or query.envelope_provider_nihii
     exchange.patient_ssin = query.patient_ssin or query.envelope_patient_ssin
     exchange.codes = tuple(claim.code for claim in query.claims if claim.code)
@@ -50,7 +61,9 @@ async def tarification_consultation(sim: Simulator, exchange: Exchange) -> etree
     if outcome.errors:
         exchange.business_code = outcome.errors[0].code
     else:
-        outcome = _with_commitments(sim, outcome)
+        kept: dict[str, dict[str, object]] = {}
+        outcome = _with_commitments(sim, outcome, query, kept=kept)
+        await _keep_commitments(sim, kept)
 
     now = sim.clock.now()
     response = codec.build_response(
@@ -63,8 +76,21 @@ async def tarification_consultation(sim: Simulator, exchange: Exchange) -> etree
     return new_envelope(response)
 
 
-def _with_commitments(sim: Simulator, outcome: TarificationOutcome) -> TarificationOutcome:
-    """Give each priced code a payment-commitment number the insurer would honour in eFact."""
+# Payment commitments handed out, by number: eFact honours them (record 51 zones 42-45,
+# docs/rules.md "eFact": 514225 for a number it never gave, 501920 for another amount).
+COMMITMENTS = "etar-commitment"
+
+
+def _with_commitments(
+    sim: Simulator,
+    outcome: TarificationOutcome,
+    query: TarificationQuery | None = None,
+    *,
+    kept: dict[str, dict[str, object]] | None = None,
+) -> TarificationOutcome:
+    """Give each priced code a payment-commitment number the insurer would honour in eFact,
+    and keep what it commits to (patient, code, day, author, amounts) for eFact: in `records`
+    at once, or, given `kept`, in `kept` by number for the caller to store."""
     insurer = outcome.insurer or "000"
     day = sim.clock.today().strftime("%y%m%d")
     lines = tuple(
@@ -74,7 +100,58 @@ def _with_commitments(sim: Simulator, outcome: TarificationOutcome) -> Tarificat
         )
         for line in outcome.lines
     )
+    encounter = (query.encounter_date or "")[:10] if query is not None else ""
+    if query is not None and outcome.patient is not None and encounter:
+        documents = {
+            line.financial_contract: {
+                "patient": outcome.patient.ssin,
+                "code": line.code[-6:],
+                "day": encounter,
+                "provider": query.author_nihii or "",
+                "reimbursement": int(line.reimbursement * 100),
+                "patient_fee": int(line.patient_fee * 100),
+            }
+            for line in lines
+        }
+        if kept is None:
+            _put_commitments(sim, documents)
+        else:
+            kept.update(documents)
     return dataclasses.replace(outcome, lines=lines)
+
+
+def _put_commitments(sim: Simulator, documents: dict[str, dict[str, object]]) -> None:
+    for number, document in documents.items():
+        sim.records.put(COMMITMENTS, number, document)
+
+
+async def _keep_commitments(sim: Simulator, documents: dict[str, dict[str, object]]) -> None:
+    """Store the commitments before the answer leaves. On PostgreSQL a write is a round trip
+    to another process: made in a thread, the worker's event loop serves other requests
+    meanwhile (waiting on it there left a worker idle half the time under load,
+    loadtests/bench_workers.py). SQLite writes in-process, faster than a thread hop."""
+    if not documents:
+        return
+    if sim.store_kind == "postgresql":
+        await asyncio.to_thread(_put_commitments, sim, documents)
+    else:
+        _put_commitments(sim, documents)
+
+
+def commitment(sim: Simulator, number: str) -> Commitment | None:
+    """The commitment eTar gave under `number`, None when it gave none."""
+    doc = sim.records.get(COMMITMENTS, number)
+    if doc is None:
+        return None
+    try:
+        day = date.fromisoformat(str(doc["day"]))
+    except ValueError:
+        return None
+    return Commitment(
+        number=number, patient=str(doc["patient"]), code=str(doc["code"]), day=day,
+        provider=str(doc["provider"]), reimbursement=int(doc["reimbursement"]),
+        patient_fee=int(doc["patient_fee"]),
+    )  # fmt: skip
 
 
 OPERATIONS = [

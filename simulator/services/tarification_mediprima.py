@@ -12,6 +12,7 @@ from simulator.domain.tarification_mediprima import MediprimaOutcome, consult_me
 from simulator.runtime import Simulator
 from simulator.server import overlay
 from simulator.server.exchange import Exchange
+from simulator.services.mediprima import stored_attestations
 from simulator.services.registry import Operation
 from simulator.services.tarification import read_request
 from simulator.soap.envelope import new_envelope
@@ -27,7 +28,13 @@ async def tarification_mediprima(sim: Simulator, exchange: Exchange) -> etree._E
     if forced is not None:
         outcome = MediprimaOutcome(errors=(forced,))
     else:
-        outcome = consult_mediprima_tariff(request.query, sim.population, sim.clock.today())
+        ssin = (request.query.patient_ssin or "").strip()
+        outcome = consult_mediprima_tariff(
+            request.query,
+            sim.population,
+            sim.clock.today(),
+            stored_attestations(sim, ssin) if ssin else (),
+        )
     if outcome.errors:
         exchange.business_code = outcome.errors[0].code
     else:

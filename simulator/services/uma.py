@@ -13,7 +13,7 @@ from lxml import etree
 from simulator.codecs import uma as codec
 from simulator.codecs.mycarenet_commons import PayloadError
 from simulator.domain.identifiers import is_valid_niss
-from simulator.domain.mediprima import DATA_NOT_FOUND, REQUESTER, SUCCESS
+from simulator.domain.mediprima import DATA_NOT_FOUND, REQUESTER, SUCCESS, RegistryMessage
 from simulator.domain.uma import (
     UmaAttestation,
     attestation_number,
@@ -25,6 +25,7 @@ from simulator.domain.uma import (
 from simulator.runtime import Simulator
 from simulator.server import overlay
 from simulator.server.exchange import Exchange
+from simulator.services.authority import NotTheCaller, certified_nihii
 from simulator.services.registry import Operation
 from simulator.soap import faults
 from simulator.soap.envelope import new_envelope
@@ -46,17 +47,27 @@ def _bad_payload(error_: PayloadError) -> faults.SoapFault:
     return faults.SoapFault("SOA-03007", str(error_))
 
 
+def _caller(exchange: Exchange) -> str | None:
+    """The doctor asking, as the verified token certifies it; None without a verified token
+    (security off), "-" for a verified token that certifies no NIHII (it matches nobody)."""
+    try:
+        return certified_nihii(exchange)
+    except NotTheCaller:
+        return "-"
+
+
 async def send_attestation(sim: Simulator, exchange: Exchange) -> etree._Element:
     try:
         request_id, send = codec.parse_send(exchange.payload)
     except PayloadError as broken:
         raise _bad_payload(broken) from None
-    exchange.provider_nihii = exchange.caller.nihii
+    caller = _caller(exchange)
+    exchange.provider_nihii = caller or next((n for p in send.author if (n := p.nihii)), None)
     exchange.patient_ssin = send.beneficiary_ssin
     overlay.decide(sim, exchange)  # a forced fault must leave nothing stored
     today = sim.clock.today()
     held = _held(sim, send.beneficiary_ssin)
-    problem = check_send(send, sim.population, today, held, exchange.caller.nihii)
+    problem = check_send(send, sim.population, today, held, caller)
     attestation = None
     if problem is not None:
         exchange.business_code = problem.code
@@ -91,7 +102,7 @@ async def search_attestations(sim: Simulator, exchange: Exchange) -> etree._Elem
         request_id, criteria = codec.parse_search(exchange.payload)
     except PayloadError as broken:
         raise _bad_payload(broken) from None
-    exchange.provider_nihii = exchange.caller.nihii
+    exchange.provider_nihii = _caller(exchange)
     ssin = criteria.beneficiary_ssin
     exchange.patient_ssin = ssin
     problem = None
@@ -129,16 +140,20 @@ async def delete_attestation(sim: Simulator, exchange: Exchange) -> etree._Eleme
         request_id, delete = codec.parse_delete(exchange.payload)
     except PayloadError as broken:
         raise _bad_payload(broken) from None
-    exchange.provider_nihii = exchange.caller.nihii
+    caller = _caller(exchange)
+    written = next((n for party in delete.author if (n := party.nihii)), None)
+    exchange.provider_nihii = caller or written
     exchange.patient_ssin = delete.beneficiary_ssin
     overlay.decide(sim, exchange)
     key = _key(delete.beneficiary_ssin, delete.number)
     record = sim.records.get(KIND, key)
     held = UmaAttestation.from_record(record) if record is not None else None
-    # The token says who is asking; the Author block only counts when security is off.
-    written = next((n for party in delete.author if (n := party.nihii)), None)
-    author = exchange.caller.nihii or written
-    problem = check_delete(held, delete.number, delete.beneficiary_ssin, author)
+    # The token says who is asking; the Author block only counts when security is off, and
+    # with a token it must name the same doctor (first 8 digits), as on send.
+    if caller is not None and (written is None or written[:8] != caller[:8]):
+        problem: RegistryMessage | None = error("AUTHOR_NOT_CALLER", written or "-", caller)
+    else:
+        problem = check_delete(held, delete.number, delete.beneficiary_ssin, caller or written)
     if problem is None and not sim.records.delete(KIND, key):
         # Deleted by a concurrent request in between: same answer as if it never existed.
         problem = error("NOT_FOUND", delete.number, delete.beneficiary_ssin)
