@@ -16,11 +16,15 @@ from cryptography import x509
 from simulator.cli.options import UsageError, add_command_group, add_data_dir_argument
 from simulator.domain.identifiers import is_valid_nihii, is_valid_niss
 from simulator.security.pki import (
+    ORGANISATION_TYPES,
+    PROFESSIONS_ANY_DIGIT,
     PROFESSIONS_BY_DIGIT,
+    CertSubject,
     KeystoreError,
     TestPki,
     chains_to,
     load_keystore,
+    organisation_identifier,
     parse_subject,
     profession_for_nihii,
     write_keystore,
@@ -28,10 +32,16 @@ from simulator.security.pki import (
 
 EPILOG = """\
 examples:
-  mycarenet-sim certs provider --nihii 10185748004 --ssin 85073003328 --name "Jan Peeters" \\
+  mycarenet-sim certs provider --nihii 10394044003 --ssin 62040858223 --name "Ana Tanghe" \\
       --out doctor.p12 --password test
-  mycarenet-sim certs provider --nihii 40123456001 --ssin 85073003328 --profession midwife \\
+  mycarenet-sim certs provider --nihii 40123455001 --ssin 93062644690 --profession midwife \\
       --key-type ec --out midwife.p12 --password test
+  mycarenet-sim certs organisation --type hospital --nihii 71022212 --name "AZ Test" \\
+      --out hospital.p12 --password test
+  mycarenet-sim certs organisation --type enterprise --cbe 0820563481 --name "Acme" \\
+      --out acme.p12 --password test
+  mycarenet-sim certs eid --ssin 62040858223 --given-name Ana --surname Tanghe \\
+      --out eid.p12 --password test
   mycarenet-sim certs show --json
   mycarenet-sim certs inspect doctor.p12 --password test
 """
@@ -59,13 +69,56 @@ def register(commands: Any) -> None:
         "--profession",
         default=None,
         type=str.upper,
-        help="certificate profession when the NIHII digit allows several (4: NURSE or MIDWIFE)",
+        help="certificate profession when the NIHII digit allows several (4: NURSE or "
+        "MIDWIFE, 5: PHYSIOTHERAPIST or LOGOPEDIST); "
+        f"{', '.join(PROFESSIONS_ANY_DIGIT)} with any digit",
+    )
+    provider.add_argument(
+        "--legacy-subject",
+        action="store_true",
+        help="the simulator's former subject (holder name in the CN) instead of the real "
+        'eHealth form CN="SSIN=..., NIHII-<PROFESSION>=..."',
     )
     provider.add_argument("--key-type", choices=["rsa", "ec"], default="rsa")
     provider.add_argument("--out", type=Path, required=True, help="keystore file to write")
     provider.add_argument("--password", required=True, help="keystore password")
     add_data_dir_argument(provider)
     provider.set_defaults(handler=_guarded(run_provider))
+
+    organisation = sub.add_parser(
+        "organisation",
+        help="issue an eHealth organisation keystore (hospital, medical house, CBE, ...)",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    organisation.add_argument(
+        "--type", required=True, choices=list(ORGANISATION_TYPES), help="organisation kind"
+    )
+    ids = organisation.add_mutually_exclusive_group(required=True)
+    ids.add_argument("--nihii", help="institution NIHII (8 digits, or 11 ending in 000)")
+    ids.add_argument("--cbe", help="enterprise number (10 digits), for --type enterprise")
+    ids.add_argument("--ehp", help="eHealth platform number (10 digits), for --type ehp")
+    organisation.add_argument("--name", default=None, help="organisation name (an OU)")
+    organisation.add_argument("--key-type", choices=["rsa", "ec"], default="rsa")
+    organisation.add_argument("--out", type=Path, required=True, help="keystore file to write")
+    organisation.add_argument("--password", required=True, help="keystore password")
+    add_data_dir_argument(organisation)
+    organisation.set_defaults(handler=_guarded(run_organisation))
+
+    eid = sub.add_parser(
+        "eid",
+        help="issue a Belgian eID-style authentication keystore (simulated eID CA)",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    eid.add_argument("--ssin", required=True, help="11-digit NISS/INSZ (the SERIALNUMBER)")
+    eid.add_argument("--given-name", required=True, help="given name(s) (GN)")
+    eid.add_argument("--surname", required=True, help="surname (SN)")
+    eid.add_argument("--key-type", choices=["rsa", "ec"], default="rsa")
+    eid.add_argument("--out", type=Path, required=True, help="keystore file to write")
+    eid.add_argument("--password", required=True, help="keystore password")
+    add_data_dir_argument(eid)
+    eid.set_defaults(handler=_guarded(run_eid))
 
     show = sub.add_parser("show", help="list the CA, STS, insurer, TLS and provider certificates")
     show.add_argument("--json", action="store_true", help="machine-readable output")
@@ -110,11 +163,12 @@ def check_provider_ids(nihii: str, ssin: str, profession: str | None) -> list[st
             f"--ssin {ssin}: check digits are wrong (97 - first 9 digits mod 97, or with a "
             "leading 2 for births from 2000) or the birth date is impossible"
         )
-    if nihii[0] not in PROFESSIONS_BY_DIGIT:
+    if nihii[0] not in PROFESSIONS_BY_DIGIT and (profession or "") not in PROFESSIONS_ANY_DIGIT:
         raise UsageError(
             f"--nihii {nihii}: first digit {nihii[0]} is not an individual care provider "
             f"(1 physician, 2 hospital pharmacist, 3 dentist, 4 nurse/midwife, "
-            f"5 physiotherapist, 6 pharmacist)"
+            f"5 physiotherapist/logopedist, 6 pharmacist; --profession "
+            f"{'/'.join(PROFESSIONS_ANY_DIGIT)} with any digit)"
         )
     try:
         profession_for_nihii(nihii, profession)
@@ -136,19 +190,64 @@ def run_provider(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {args.out} is a directory; give a file name like doctor.p12")
     pki = TestPki.load_or_create(args.data_dir)
     identity = pki.issue_provider(
-        args.nihii, args.ssin, args.name, args.key_type, profession=args.profession
+        args.nihii,
+        args.ssin,
+        args.name,
+        args.key_type,
+        profession=args.profession,
+        legacy_subject=args.legacy_subject,
     )
     write_keystore(args.out, identity, args.password)
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    _report(args, identity, pki.ca_cert_path, pki.providers_dir / f"{args.nihii}.pem")
+    return 0
+
+
+def run_organisation(args: argparse.Namespace) -> int:
+    identifier = args.nihii or args.cbe or args.ehp
+    expected = {"enterprise": "--cbe", "ehp": "--ehp"}.get(args.type, "--nihii")
+    given = "--nihii" if args.nihii else "--cbe" if args.cbe else "--ehp"
+    if given != expected:
+        raise UsageError(f"--type {args.type} is identified by {expected}, not {given}")
+    if args.out.is_dir():
+        raise UsageError(f"--out {args.out} is a directory; give a file name like org.p12")
+    try:
+        _, digits = organisation_identifier(args.type, identifier)
+    except ValueError as error:
+        raise UsageError(f"{given} {identifier}: {error}") from None
+    pki = TestPki.load_or_create(args.data_dir)
+    identity = pki.issue_organisation(args.type, digits, args.name, args.key_type)
+    write_keystore(args.out, identity, args.password)
+    _report(args, identity, pki.ca_cert_path, pki.providers_dir / f"{digits}.pem")
+    return 0
+
+
+def run_eid(args: argparse.Namespace) -> int:
+    if not (len(args.ssin) == 11 and args.ssin.isascii() and args.ssin.isdigit()):
+        raise UsageError(f"--ssin {args.ssin!r}: a NISS has exactly 11 digits")
+    if not is_valid_niss(args.ssin, today=date.today()):
+        raise UsageError(
+            f"--ssin {args.ssin}: check digits are wrong or the birth date is impossible"
+        )
+    if args.out.is_dir():
+        raise UsageError(f"--out {args.out} is a directory; give a file name like eid.p12")
+    pki = TestPki.load_or_create(args.data_dir)
+    identity = pki.issue_eid(args.ssin, args.given_name, args.surname, args.key_type)
+    write_keystore(args.out, identity, args.password)
+    _report(args, identity, pki.eid_ca_cert_path, None)
+    return 0
+
+
+def _report(args: argparse.Namespace, identity: Any, ca_path: Path, recorded: Path | None) -> None:
     cert = identity.cert
     print(f"wrote keystore {args.out} (PKCS#12, alias 'authentication', key {args.key_type})")
     print(f"  subject     {cert.subject.rfc4514_string()}")
     print(f"  serial      {cert.serial_number:x}")
     print(f"  valid       {_day(cert.not_valid_before_utc)} .. {_day(cert.not_valid_after_utc)}")
-    print(f"  issued by   {cert.issuer.rfc4514_string()} ({pki.ca_cert_path})")
-    print(f"  recorded    {pki.providers_dir / (args.nihii + '.pem')} (for the ETK depot)")
-    return 0
+    print(f"  issued by   {cert.issuer.rfc4514_string()} ({ca_path})")
+    if recorded is not None:
+        print(f"  recorded    {recorded} (for the ETK depot)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -184,13 +283,20 @@ def certificate_rows(pki: TestPki) -> list[CertRow]:
         ("insurer-signing", pki.insurer_signing.cert),
         ("insurer-encryption", pki.insurer_encryption.cert),
         ("tls", pki.tls.cert),
+        ("eid-ca", pki.eid_ca.cert),
     ]
     rows = [_row(role, cert, paths[role]) for role, cert in roles]
     rows += [
-        _row(f"provider {parse_subject(cert).profession or ''}".strip(), cert, path)
+        _row(_holder_role(parse_subject(cert)), cert, path)
         for path, cert in pki.provider_certificate_files()
     ]
     return rows
+
+
+def _holder_role(subject: CertSubject) -> str:
+    if subject.organisation_type:
+        return f"organisation {subject.organisation_type}"
+    return f"provider {subject.profession or ''}".strip()
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -223,9 +329,18 @@ def run_inspect(args: argparse.Namespace) -> int:
     subject = parse_subject(identity.cert)
     print(f"keystore {args.keystore}: password OK")
     print(f"  subject     {identity.cert.subject.rfc4514_string()}")
-    print(
-        f"  holder      ssin={subject.ssin} nihii={subject.nihii} profession={subject.profession}"
-    )
+    if subject.problem:
+        print(f"  holder      unreadable: {subject.problem}")
+    elif subject.organisation_type:
+        print(
+            f"  holder      organisation={subject.organisation_type} nihii={subject.nihii} "
+            f"cbe={subject.cbe} ehp={subject.ehp}"
+        )
+    else:
+        print(
+            f"  holder      ssin={subject.ssin} nihii={subject.nihii} "
+            f"profession={subject.profession}"
+        )
     print(f"  key         {type(identity.key).__name__.lstrip('_')}")
     print(
         f"  valid       {_day(identity.cert.not_valid_before_utc)} .. "
@@ -234,8 +349,11 @@ def run_inspect(args: argparse.Namespace) -> int:
     pki_dir = args.data_dir / "pki"
     if pki_dir.is_dir():
         pki = TestPki.load_or_create(args.data_dir)
-        trusted = chains_to(identity.cert, pki.ca.cert)
-        print(f"  issued by this simulator's CA ({pki.ca_cert_path}): {'yes' if trusted else 'NO'}")
+        trusted = chains_to(identity.cert, pki.ca.cert) or chains_to(identity.cert, pki.eid_ca.cert)
+        print(
+            f"  issued by this simulator's CAs ({pki.ca_cert_path}, {pki.eid_ca_cert_path}): "
+            f"{'yes' if trusted else 'NO'}"
+        )
     return 0
 
 

@@ -30,14 +30,15 @@ EPILOG = """\
 examples:
   mycarenet-sim conformance list
   mycarenet-sim conformance show ATT-1
-  mycarenet-sim conformance run --suite eattest -- python examples/reference_client.py
+  mycarenet-sim conformance run --suite eattest -- mycarenet-sim example reference-client
   mycarenet-sim conformance run --all --out reports -- ./vendor-test.sh
   mycarenet-sim conformance evaluate --suite etar --case TAR-1 --url http://127.0.0.1:8080
 
 The command gets the case in its environment: MYCARENET_SIM_URL, MYCARENET_SIM_CA,
 MYCARENET_SIM_KEYSTORE, MYCARENET_SIM_KEYSTORE_PASSWORD, MYCARENET_SIM_CASE,
 MYCARENET_SIM_CASE_FILE (JSON: action, patient, provider, date, params), MYCARENET_SIM_NOW
-(the simulator clock), MYCARENET_SIM_OTHER_GP_KEYSTORE (the case's other GP, same password)
+(the business date; sign with the real clock),
+MYCARENET_SIM_OTHER_GP_KEYSTORE (the case's other GP, same password)
 and one MYCARENET_SIM_<SERVICE>_URL per service.
 """
 
@@ -102,14 +103,25 @@ def _suite_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _suites(args: argparse.Namespace) -> list[Suite]:
+    """The suites asked for; every --case must name a case of one of them."""
     try:
         if args.all:
-            return load_all()
-        if not args.suite:
+            suites = load_all()
+        elif not args.suite:
             raise UsageError("name a suite with --suite (see `conformance list`) or use --all")
-        return [load_suite_named(name) for name in args.suite]
+        else:
+            suites = [load_suite_named(name) for name in args.suite]
     except KeyError as error:
         raise UsageError(str(error.args[0])) from None
+    known = {case.id for suite in suites for case in suite.cases}
+    unknown = [case_id for case_id in args.case if case_id not in known]
+    if unknown:
+        names = ", ".join(repr(case_id) for case_id in unknown)
+        raise UsageError(
+            f"no case {names} in the suites selected ({', '.join(s.id for s in suites)}); "
+            "`conformance list` shows them"
+        )
+    return suites
 
 
 def _guard(handler: Any) -> Any:
@@ -254,7 +266,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         ids = args.case or [c.id for c in suite.cases]
         for case_id in ids:
             if not any(c.id == case_id for c in suite.cases):
-                continue
+                continue  # a case of another selected suite
             resolved = resolve(suite, suite.case(case_id), population)
             result = evaluate_cases(resolved, entries, unsealer)
             _print_case(result)

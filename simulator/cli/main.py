@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from simulator import __version__
-from simulator.cli import certs, conformance, efact, scenario, serve, world
+from simulator.cli import certs, conformance, efact, example, load, scenario, serve, world
 
 EPILOG = """\
 examples:
@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     scenario.register(commands)
     efact.register(commands)
     conformance.register(commands)
+    example.register(commands)
+    load.register(commands)
     return parser
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections import Counter
 from typing import Any
@@ -42,32 +43,48 @@ def register(commands: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check.add_argument("files", nargs="+", metavar="FILE", help="a scenario file or shipped name")
+    check.add_argument("--json", action="store_true", help="one JSON report on stdout")
     check.set_defaults(handler=run_check)
     listing = sub.add_parser("list", help="the shipped scenarios")
+    listing.add_argument("--json", action="store_true", help="the list as JSON")
     listing.set_defaults(handler=run_list)
 
 
 def run_check(args: argparse.Namespace) -> int:
-    """Exit 0 when every file is usable, 2 when any is not (its errors on stderr)."""
+    """Exit 0 when every file is usable, 2 when any is not (every problem of each file, on
+    stderr as FILE:LINE: message, or in the JSON report)."""
     operations = _operations()
     status = 0
+    report: list[dict[str, Any]] = []
     for name in args.files:
         try:
             scenario = load_named(name, operations=operations)
         except ScenarioError as exc:
-            for line in exc.lines():
-                print(line, file=sys.stderr)
             status = 2
+            problems = [{"line": p.line, "message": p.message} for p in exc.problems]
+            report.append({"file": exc.source, "ok": False, "problems": problems})
+            if not args.json:
+                for line in exc.lines():
+                    print(line, file=sys.stderr)
             continue
-        print(f"{name}: ok — {summary(scenario)}")
+        report.append({"file": name, "ok": True, "scenario": scenario.name,
+                       "rules": len(scenario.rules), "summary": summary(scenario)})  # fmt: skip
+        if not args.json:
+            print(f"{name}: ok — {summary(scenario)}")
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
     return status
 
 
-def run_list(_args: argparse.Namespace) -> int:
+def run_list(args: argparse.Namespace) -> int:
     rows = []
     for name in shipped_files():
         scenario = load_shipped(name)
-        rows.append((name, str(len(scenario.rules)), scenario.description))
+        rows.append((name, len(scenario.rules), scenario.description))
+    if args.json:
+        listed = [{"name": n, "rules": r, "description": d} for n, r, d in rows]
+        print(json.dumps(listed, indent=2, ensure_ascii=False))
+        return 0
     width = max(len(row[0]) for row in rows)
     print(f"{'NAME':<{width}}  RULES  DESCRIPTION")
     for name, count, description in rows:

@@ -1,28 +1,31 @@
 """`mycarenet-sim world`: look at the synthetic population to pick the right patient for a case.
 
-The population is rebuilt from --seed/--patients/--providers/--date exactly as `serve` builds it,
-so what is printed here is what the running simulator answers for.
+With --url the running simulator says which world it serves (seed, sizes and its business date,
+from GET /__admin/population) and that world is rebuilt here: what is printed is what the server
+answers for right now, whatever its clock says. Without --url the population is built from
+--seed/--patients/--providers/--date exactly as `serve` builds it for that business date.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
+import ssl
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Sequence
 from datetime import date
-from decimal import Decimal
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from simulator.cli.options import UsageError, add_command_group
 from simulator.clock import Clock
 from simulator.config import DEFAULT_SEED, Settings
+from simulator.domain.describe import patient_record, patient_summary, plain, provider_record
 from simulator.domain.identifiers import is_valid_nihii, is_valid_niss
-from simulator.domain.lookup import FLAGS, PatientQuery, flags
+from simulator.domain.lookup import FLAGS, PatientQuery
 from simulator.domain.population import (
     SITUATIONS,
     UNIONS,
@@ -38,9 +41,12 @@ examples:
   mycarenet-sim world find --bim --insurer 300 --dmg-holder 10394044003
   mycarenet-sim world find --situation mediprima-uma --json
   mycarenet-sim world find --flag CHRONIC --without DMG --min-age 75
-  mycarenet-sim world show 85073003328          a patient (or a provider's NIHII)
-  mycarenet-sim world show 85073003328 --date 2026-01-15 --seed 7
+  mycarenet-sim world show 93062644690          a patient (or a provider's NIHII)
+  mycarenet-sim world show 93062644690 --date 2025-11-03
+  mycarenet-sim world find --situation deceased --url http://127.0.0.1:8080   the server's world
 """
+ADMIN_TOKEN_ENV = "MYCARENET_SIM_ADMIN_TOKEN"  # noqa: S105 - the variable's name, no secret
+HTTP_TIMEOUT_S = 10
 
 _DEFAULTS = Settings()
 
@@ -56,14 +62,22 @@ def register(commands: Any) -> None:
 
     # Numbers are read as text and checked by the handler: a bad value is one line, not usage.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--seed", default=str(DEFAULT_SEED), help=f"(default {DEFAULT_SEED})")
-    common.add_argument(
-        "--patients", default=str(_DEFAULTS.patients), help=f"(default {_DEFAULTS.patients})"
-    )
-    common.add_argument(
-        "--providers", default=str(_DEFAULTS.providers), help=f"(default {_DEFAULTS.providers})"
-    )
+    common.add_argument("--seed", help=f"(default {DEFAULT_SEED})")
+    common.add_argument("--patients", help=f"(default {_DEFAULTS.patients})")
+    common.add_argument("--providers", help=f"(default {_DEFAULTS.providers})")
     common.add_argument("--date", help="the simulator's today, YYYY-MM-DD (default: today)")
+    common.add_argument(
+        "--url",
+        help="a running simulator (http://host:port): describe the world it serves now, on its "
+        "business date (instead of --seed/--patients/--providers/--date)",
+    )
+    common.add_argument(
+        "--admin-token",
+        default=os.environ.get(ADMIN_TOKEN_ENV),
+        help=f"bearer token of the admin API when the server is not on loopback "
+        f"(default: ${ADMIN_TOKEN_ENV})",
+    )
+    common.add_argument("--ca", type=Path, help="CA certificate (PEM) of an https --url")
     common.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     listing = sub.add_parser(
@@ -160,8 +174,17 @@ def _guarded(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Nam
 # -- options -----------------------------------------------------------------------------------
 
 
+_SIZE_DEFAULTS = {
+    "seed": DEFAULT_SEED,
+    "patients": _DEFAULTS.patients,
+    "providers": _DEFAULTS.providers,
+}
+
+
 def _integer(args: argparse.Namespace, name: str, minimum: int = 0) -> int:
     raw = getattr(args, name)
+    if raw is None:
+        return _SIZE_DEFAULTS[name]
     option = "--" + name.replace("_", "-")
     try:
         value = int(raw)
@@ -181,9 +204,54 @@ def _day(args: argparse.Namespace) -> date:
         raise UsageError(f"--date {args.date!r}: expected YYYY-MM-DD") from None
 
 
+def _world(args: argparse.Namespace) -> tuple[Population, date]:
+    """The population and its business date: the running server's (--url), else built here."""
+    if getattr(args, "url", None):
+        given = [f"--{n}" for n in ("seed", "patients", "providers", "date") if getattr(args, n)]
+        if given:
+            raise UsageError(f"--url describes the server's world: drop {', '.join(given)}")
+        seed, patients, providers, day = server_world(args.url, args.admin_token, args.ca)
+        return build_population(seed, patients, providers, day), day
+    day = _day(args)
+    return _population(args, day), day
+
+
 def _population(args: argparse.Namespace, day: date) -> Population:
     seed = _integer(args, "seed")
     return build_population(seed, _integer(args, "patients"), _integer(args, "providers"), day)
+
+
+def server_world(
+    url: str, token: str | None = None, ca: Path | None = None
+) -> tuple[int, int, int, date]:
+    """(seed, patients, providers, business date) of the simulator at `url`: its world is
+    build_population of these (runtime.Simulator.population), so it is rebuilt, not paged."""
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(f"--url {url!r}: expected http://host:port or https://host:port")
+    address = f"{url.rstrip('/')}/__admin/population?limit=0"
+    request = urllib.request.Request(address)  # noqa: S310 - http(s) only, checked above
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    context = ssl.create_default_context(cafile=str(ca)) if ca is not None else None
+    try:
+        with urllib.request.urlopen(  # noqa: S310 - http(s) only, checked above
+            request, timeout=HTTP_TIMEOUT_S, context=context
+        ) as answer:
+            page = json.loads(answer.read())
+    except urllib.error.HTTPError as refused:
+        hint = f" (give --admin-token or ${ADMIN_TOKEN_ENV})" if refused.code == 401 else ""
+        raise UsageError(f"{url}: the admin API answered {refused.code}{hint}") from None
+    except (urllib.error.URLError, OSError) as broken:
+        raise UsageError(f"{url}: no simulator answers there ({broken})") from None
+    try:
+        return (
+            int(page["seed"]),
+            int(page["total_patients"]),
+            int(page["total_providers"]),
+            date.fromisoformat(page["date"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        raise UsageError(f"{url}: /__admin/population does not give seed, sizes and date") from None
 
 
 def query_from(args: argparse.Namespace) -> PatientQuery:
@@ -220,37 +288,34 @@ def query_from(args: argparse.Namespace) -> PatientQuery:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    day = _day(args)
     limit = _integer(args, "limit")
-    population = _population(args, day)
+    population, day = _world(args)
     chosen = population.patients[:limit] if limit else population.patients
     _print_patients(chosen, day, args.json, total=len(population.patients))
     return 0
 
 
 def run_find(args: argparse.Namespace) -> int:
-    day = _day(args)
     query = query_from(args)
     limit = _integer(args, "limit")
-    population = _population(args, day)
+    population, day = _world(args)
     found = tuple(p for p in population.patients if query.matches(p, day))
     _print_patients(found[:limit] if limit else found, day, args.json, total=len(found))
     return 0
 
 
 def run_show(args: argparse.Namespace) -> int:
-    day = _day(args)
     identifier = args.identifier.strip()
     if len(identifier) != 11 or not identifier.isdigit():
         raise UsageError(f"{identifier!r}: a NISS or NIHII has exactly 11 digits")
-    population = _population(args, day)
+    population, day = _world(args)
     patient = population.find(identifier)
     if patient is not None:
         record = patient_record(patient, day, population)
     elif provider := _provider(population, identifier):
         record = provider_record(provider, day, population)
     elif is_valid_nihii(identifier) and (place := population.institution(identifier)):
-        record = {"institution": _plain(place)}
+        record = {"institution": plain(place)}
     elif is_valid_niss(identifier, today=day) or is_valid_nihii(identifier):
         raise UsageError(
             f"{identifier}: nobody with this NISS or NIHII in the population "
@@ -269,106 +334,6 @@ def _provider(population: Population, identifier: str) -> Provider | None:
     """A provider by NIHII, or by the NISS of the person (as on their certificate)."""
     by_nihii = population.provider(identifier) if is_valid_nihii(identifier) else None
     return by_nihii or next((p for p in population.providers if p.ssin == identifier), None)
-
-
-# -- records (plain JSON-ready dicts) ----------------------------------------------------------
-
-
-def _plain(value: Any) -> Any:
-    """Dataclasses, dates, decimals and enums as JSON values."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            f.name: _plain(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if not f.name.startswith("_")
-        }
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
-
-
-def patient_summary(patient: Patient, day: date) -> dict[str, Any]:
-    return {
-        "ssin": patient.ssin,
-        "name": f"{patient.first_name} {patient.last_name}",
-        "age": patient.age_on(day),
-        "sex": patient.sex,
-        "insurer": patient.insurer,
-        "mutuality": patient.mutuality,
-        "situation": patient.situation,
-        "flags": list(flags(patient, day)),
-    }
-
-
-def patient_record(patient: Patient, day: date, population: Population) -> dict[str, Any]:
-    """Everything about one patient, grouped the way the MemberData facets are."""
-    period = patient.period_on(day)
-    holder = population.provider(patient.dmg_holder) if patient.dmg_holder else None
-    contract, stay = patient.medical_house_contract, patient.hospital_stay
-    house = population.institution(contract.house) if contract else None
-    hospital = population.institution(stay.hospital) if stay else None
-    decision = patient.decision_on(day)
-    return {
-        "date": day.isoformat(),
-        **patient_summary(patient, day),
-        "birth_date": patient.birth_date.isoformat(),
-        "language": patient.language,
-        "registration_number": patient.registration_number or None,
-        "death_date": _plain(patient.death_date),
-        "insurability": {
-            "current_period": _plain(period) if period else None,
-            "periods": _plain(patient.periods),
-        },
-        "bim": {
-            "bim": patient.bim,
-            "basis": patient.bim_basis,
-            "no_supplement": patient.no_supplement,
-            "third_party_payment_mandatory": patient.third_party_payment_mandatory,
-            "nursing_home": patient.nursing_home,
-        },
-        "dmg_holder": _person(holder) if holder else patient.dmg_holder,
-        "medical_house": (
-            {**_plain(contract), "name": house.name if house else None} if contract else None
-        ),
-        "chronic_status": _plain(patient.chronic_status),
-        "palliative_status": _plain(patient.palliative_status),
-        "hospital_stay": (
-            {**_plain(stay), "name": hospital.name if hospital else None} if stay else None
-        ),
-        "cpas_decision_active": decision is not None and decision.active_on(day),
-        "cpas_decisions": _plain(patient.cpas_decisions),
-    }
-
-
-def _person(provider: Provider) -> dict[str, Any]:
-    return {
-        "nihii": provider.nihii,
-        "name": f"{provider.first_name} {provider.last_name}",
-        "kind": provider.kind,
-    }
-
-
-def provider_record(provider: Provider, day: date, population: Population) -> dict[str, Any]:
-    person = provider.nihii[:8]
-    dmg = [p.ssin for p in population.patients if p.dmg_holder and p.dmg_holder[:8] == person]
-    listed = [
-        p.ssin
-        for p in population.patients
-        for d in p.cpas_decisions
-        if any(n[:8] == person for c in d.covers for n in c.providers)
-    ]
-    return {
-        "date": day.isoformat(),
-        "provider": _plain(provider),
-        "dmg_patients": dmg,
-        "listed_in_cpas_decisions_of": sorted(set(listed)),
-    }
 
 
 # -- text output -------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ssl
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -21,6 +21,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
+from simulator.client.dialects import CONNECTOR, STS_ACTION, Dialect
+from simulator.client.wss_layout import WSSE, WSU, secure_saml, secure_x509
 from simulator.codecs import etkdepot as etk_codec
 from simulator.codecs import memberdata as memberdata_codec
 from simulator.codecs import sts as sts_codec
@@ -32,20 +34,18 @@ from simulator.codecs.encrypted_content import (
 )
 from simulator.codecs.mycarenet_commons import Blob, CommonInput
 from simulator.domain.memberdata import INSURABILITY, SSIN_FORMAT, FacetRequest
-from simulator.domain.sts import designators_for
+from simulator.domain.sts import PROFESSION_WORDS
 from simulator.security.etk import parse_etk
 from simulator.security.pki import Identity, load_keystore, parse_subject
 from simulator.security.sealing import seal, unseal
 from simulator.security.wssecurity import (
     SecurityError,
-    sign_envelope_saml,
-    sign_envelope_x509,
     verify_request,
 )
-from simulator.soap.envelope import Envelope, new_envelope, read_envelope, serialize
+from simulator.soap.envelope import Envelope, read_envelope
 from simulator.soap.faults import SoapFault
 from simulator.soap.namespaces import SOA_ERRORS, SOAP11
-from simulator.soap.parser import parse_xml
+from simulator.soap.parser import ParseLimits, parse_xml
 
 STS_PATH = "/IAM/SecurityTokenService/v1"
 ETK_PATH = "/EtkDepot/v1"
@@ -69,6 +69,12 @@ class ServiceFault(Exception):
         self.faultcode = faultcode
         self.code = code
         self.message = message
+
+
+# What this client reads of an answer: a GenAsync get may carry several of the insurer's
+# answers, each up to MAX_ANSWER_BYTES inflated (~3 MB deflated, in base64), so answers are
+# not held to the 20 MB the simulator accepts in a request.
+ANSWER_LIMITS = ParseLimits(max_bytes=256 * 1024 * 1024)
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,7 @@ class ConnectorClient:
         ca_cert: Path,
         now: Callable[[], datetime] | None = None,
         verify_responses: bool = True,
+        dialect: Dialect = CONNECTOR,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.identity: Identity = load_keystore(keystore, password)
@@ -107,6 +114,7 @@ class ConnectorClient:
         self.ca_cert = x509.load_pem_x509_certificate(ca_cert.read_bytes())
         self._now = now or (lambda: datetime.now(UTC))
         self._verify_responses = verify_responses
+        self.dialect = dialect  # how requests go on the wire: the connector's by default
         self._session: aiohttp.ClientSession | None = None
         self._token: _Token | None = None
         self._etks: dict[tuple[str, str, str | None], bytes] = {}
@@ -127,13 +135,17 @@ class ConnectorClient:
         if self._session is not None:
             await self._session.close()
 
+    def business_now(self) -> datetime:
+        """The business date and time this client works on (content dates, references)."""
+        return self._now()
+
     # -- eHealth platform ----------------------------------------------------------------
     async def token(self) -> etree._Element:
         """A valid SAML assertion, asking the STS for a new one when needed."""
-        now = self._now()
+        now = wire_now()
         if self._token is not None and self._token.expires - TOKEN_RENEWAL_MARGIN > now:
             return self._token.assertion
-        reply = await self._post(STS_PATH, "", self.token_request(now))
+        reply = await self._post(STS_PATH, STS_ACTION, self.token_request(now))
         assertion = sts_codec.read_assertion(reply.payload)
         self._token = _Token(assertion, _conditions_end(assertion))
         return assertion
@@ -142,16 +154,10 @@ class ConnectorClient:
         """The STS request for a token, signed with the keystore's certificate."""
         if self.subject.ssin is None:
             raise ValueError("the keystore certificate carries no SSIN")
-        rst = sts_codec.build_request(
-            self.identity.cert,
-            self.subject.ssin,
-            designators_for(self.subject.profession),
-            context=f"RC-{uuid.uuid4()}",
-            created=now,
-            expires=now + timedelta(hours=24),
-        )
-        envelope = new_envelope(rst)
-        sign_envelope_x509(envelope, self.identity.key, self.identity.cert, now=now)
+        word = PROFESSION_WORDS.get(self.subject.profession or "")
+        rst = self.dialect.token_request(self.identity.cert, self.subject.ssin, word, now=now)
+        envelope = self.dialect.envelope(rst, [])
+        secure_x509(envelope, self.identity.key, self.identity.cert, self.dialect.header, now=now)
         return envelope
 
     async def insurer_etk(self) -> bytes:
@@ -168,7 +174,8 @@ class ConnectorClient:
         key = (kind, value, application)
         if key not in self._etks:
             request = etk_codec.build_request(kind, value, application)
-            reply = await self._post(ETK_PATH, "", new_envelope(request))
+            # Unsecured and without SOAPAction, as the connector's KeyDepotService sends it.
+            reply = await self._post(ETK_PATH, None, self.dialect.envelope(request, []))
             self._etks[key] = etk_codec.read_etk(reply.payload)
         return self._etks[key]
 
@@ -190,11 +197,14 @@ class ConnectorClient:
         unsealed = unseal(detail.content, recipient=self.identity, trusted_ca=self.ca_cert)
         return parse_known_content(unsealed.content).business_content
 
-    async def call(self, path: str, soap_action: str, payload: etree._Element) -> Reply:
-        """Send `payload` to a MyCareNet service, signed with the SAML holder-of-key token."""
+    async def call(self, path: str, soap_action: str | None, payload: etree._Element) -> Reply:
+        """Send `payload` to a MyCareNet service, signed with the SAML holder-of-key token.
+
+        `soap_action` None sends no SOAPAction header at all, as the connector (SAAJ) does on
+        MemberData and GenAsync (client-quirks #1)."""
         assertion = await self.token()
-        envelope = new_envelope(payload)
-        sign_envelope_saml(envelope, assertion, self.identity.key, now=self._now())
+        envelope = self.dialect.envelope(payload, [])
+        secure_saml(envelope, assertion, self.identity.key, self.dialect.header, now=wire_now())
         return await self._post(path, soap_action, envelope)
 
     # -- MyCareNet services --------------------------------------------------------------
@@ -233,10 +243,12 @@ class ConnectorClient:
         subject_format: str = SSIN_FORMAT,
         quality: str | None = None,
         sealed: bool = True,
+        path: str | None = None,
     ) -> memberdata_codec.MemberDataResult:
         """MemberData consultation for `subject` (a NISS by default) over [start, end).
 
         Sealed end to end by default, as the connector does; `sealed=False` sends it in clear.
+        `path` picks a regional copy of the service (IrisCareNet, WalCareNet).
         """
         if self.subject.nihii is None:
             raise ValueError("MemberData needs a keystore certificate with a NIHII")
@@ -268,7 +280,8 @@ class ConnectorClient:
             request_id=f"_{uuid.uuid4().hex}",
             now=now,
         )
-        reply = await self.call(MEMBERDATA_PATH, MEMBERDATA_ACTION, request)
+        # No SOAPAction: the connector never sets one for MemberData (client-quirks #1).
+        reply = await self.call(path or MEMBERDATA_PATH, None, request)
         answer = self._open_answer(memberdata_codec.parse_response_detail(reply.payload))
         return memberdata_codec.read_saml_response(answer)
 
@@ -276,36 +289,85 @@ class ConnectorClient:
     async def post_raw(
         self, path: str, body: bytes, soap_action: str | None = None
     ) -> tuple[int, bytes]:
-        """Send bytes as they are (tests use it for malformed input)."""
+        """Send bytes as they are, SOAPAction quoted when given (tests use it for malformed
+        input)."""
+        action = {} if soap_action is None else {"SOAPAction": f'"{soap_action}"'}
+        return await self.transmit(path, body, action)
+
+    async def send(
+        self, path: str, soap_action: str | None, envelope: etree._Element
+    ) -> tuple[int, bytes]:
+        """Send an envelope as this client's dialect does: its serialisation, and its
+        SOAPAction habit for the service (quoted, bare, or no header at all)."""
+        return await self.send_bytes(path, soap_action, self.dialect.serialize(envelope))
+
+    async def send_bytes(
+        self, path: str, soap_action: str | None, body: bytes
+    ) -> tuple[int, bytes]:
+        """`send` for a body already serialised (signed requests built ahead of time)."""
+        action = {} if soap_action is None else self.dialect.soap_action_header(path, soap_action)
+        return await self.transmit(path, body, action)
+
+    async def transmit(
+        self, path: str, body: bytes, headers: Mapping[str, str]
+    ) -> tuple[int, bytes]:
+        """One HTTP POST of a SOAP 1.1 message: every request of this client goes through
+        here (the place to watch the wire); returns the status and the raw answer."""
         if self._session is None:
             raise RuntimeError("use the client inside `async with`")
-        headers = {"Content-Type": "text/xml; charset=utf-8"}
-        if soap_action is not None:
-            headers["SOAPAction"] = f'"{soap_action}"'
-        async with self._session.post(self.base_url + path, data=body, headers=headers) as resp:
+        sent = {"Content-Type": "text/xml; charset=utf-8", **headers}
+        async with self._session.post(self.base_url + path, data=body, headers=sent) as resp:
             return resp.status, await resp.read()
 
-    async def _post(self, path: str, soap_action: str, envelope: etree._Element) -> Reply:
-        status, raw = await self.post_raw(path, serialize(envelope), soap_action)
-        root = parse_xml(raw)
+    def check_answer(self, status: int, raw: bytes) -> etree._Element:
+        """The answer's root once it is no fault and its security header is what this
+        dialect's stack reads: signed by the insurer, or (eHI's library-core) a lone
+        Timestamp."""
+        root = parse_xml(raw, ANSWER_LIMITS)
         fault = root.find(f"{{{SOAP11}}}Body/{{{SOAP11}}}Fault")
         if fault is not None:
             raise _service_fault(status, fault)
-        if self._verify_responses:
-            try:
-                verify_request(
-                    root,
-                    ca_cert=self.ca_cert,
-                    sts_cert=None,
-                    now=self._now(),
-                    require="x509",
-                    body_must_be_signed=True,
-                )
-            except SecurityError as error:
-                raise SoapFault(
-                    "SOA-00001", f"response signature rejected: {error.reason}"
-                ) from None
+        if not self._verify_responses:
+            return root
+        if self.dialect.timestamp_only_answers:
+            _check_timestamp_only(root)
+            return root
+        try:
+            verify_request(
+                root,
+                ca_cert=self.ca_cert,
+                sts_cert=None,
+                now=wire_now(),
+                require="x509",
+                body_must_be_signed=True,
+            )
+        except SecurityError as error:
+            raise SoapFault("SOA-00001", f"response signature rejected: {error.reason}") from None
+        return root
+
+    async def _post(
+        self, path: str, soap_action: str | None, envelope: etree._Element
+    ) -> Reply:
+        status, raw = await self.send(path, soap_action, envelope)
+        root = self.check_answer(status, raw)
         return Reply(status=status, envelope=read_envelope(root), raw=raw)
+
+
+def _check_timestamp_only(root: etree._Element) -> None:
+    """What eHI's `WSS.VerifyResponse` accepts: a wsse:Security whose children are all
+    wsu:Timestamp (it throws NotSupportedException on anything else)."""
+    security = root.find(f"{{{SOAP11}}}Header/{{{WSSE}}}Security")
+    children = [] if security is None else [c for c in security if isinstance(c.tag, str)]
+    if not children or any(c.tag != f"{{{WSU}}}Timestamp" for c in children):
+        names = [etree.QName(c).localname for c in children]
+        raise SoapFault("SOA-00001", f"answer security header {names} is not a lone Timestamp")
+
+
+def wire_now() -> datetime:
+    """Real time, what signatures, tokens and certificates are judged by. The client's `now`
+    is the business date (content dates, references); a vendor's software signs with the real
+    clock whatever date the simulator plays."""
+    return datetime.now(UTC)
 
 
 def _service_fault(status: int, fault: etree._Element) -> ServiceFault:

@@ -23,7 +23,6 @@ from simulator.codecs.encrypted_content import (
     parse_known_content,
 )
 from simulator.codecs.mycarenet_commons import CommonInput
-from simulator.domain.population import Patient
 from simulator.security.etk import parse_etk
 from simulator.security.sealing import seal, unseal
 from simulator.security.xades import sign_enveloped, verify_enveloped
@@ -40,6 +39,17 @@ _QUALITY = {"DENTIST": "dentist", "PHYSIOTHERAPIST": "physiotherapist"}
 
 
 @dataclass(frozen=True)
+class PatientRef:
+    """The patient as billing software knows them: what an attestation names of them. A
+    population `Patient` serves as well."""
+
+    ssin: str
+    first_name: str
+    last_name: str
+    sex: str  # "male" | "female"
+
+
+@dataclass(frozen=True)
 class AttestationReply:
     result: codec.AttestResult
     sealed_detail: bytes | None  # the answer's Detail as received (a seal), for independent checks
@@ -48,7 +58,7 @@ class AttestationReply:
 
 async def send_attestation(
     client: ConnectorClient,
-    patient: Patient,
+    patient: codec.PatientIdentity,
     services: Sequence[codec.ServiceLine],
     *,
     receiving_party: str = DEFAULT_RECEIVING_PARTY,
@@ -60,7 +70,7 @@ async def send_attestation(
     now: datetime | None = None,
 ) -> AttestationReply:
     """SendAttestation for `patient`; `services` carry what the provider charged."""
-    moment = now or datetime.now(UTC)
+    moment = now or client.business_now()
     kmehr = codec.build_send_transaction(
         _author(client),
         patient,
@@ -85,7 +95,7 @@ async def send_attestation(
 
 async def cancel_attestation(
     client: ConnectorClient,
-    patient: Patient,
+    patient: codec.PatientIdentity,
     invoicing_number: str,
     reason: str,
     *,
@@ -93,7 +103,7 @@ async def cancel_attestation(
     now: datetime | None = None,
 ) -> AttestationReply:
     """CancelAttestation of `invoicing_number` for a reason of the CIN list (A-G)."""
-    moment = now or datetime.now(UTC)
+    moment = now or client.business_now()
     kmehr = codec.build_cancel_transaction(
         _author(client), patient, invoicing_number, reason, now=moment
     )
@@ -124,7 +134,7 @@ async def send_kmehr(
     """Send a ready KMEHR SendTransactionRequest (tests use it for hand-made payloads)."""
     if client.subject.nihii is None:
         raise ValueError("eAttest needs a keystore certificate with a NIHII")
-    moment = now or datetime.now(UTC)
+    moment = now or client.business_now()
     reference = input_reference or moment.strftime("%Y%m%d%H%M%S%f")[:17]
     common = CommonInput(
         is_test=True,

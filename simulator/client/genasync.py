@@ -7,19 +7,19 @@ the `ga:fault` detail. Used by the tests and as an example for vendors.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from datetime import datetime
 
 from lxml import etree
 
-from simulator.client.connector import ConnectorClient
+from simulator.client.connector import ANSWER_LIMITS, ConnectorClient, wire_now
+from simulator.client.wss_layout import secure_saml
 from simulator.codecs import genasync as codec
-from simulator.security.wssecurity import SecurityError, sign_envelope_saml, verify_request
+from simulator.security.wssecurity import SecurityError, verify_request
 from simulator.security.xades import sign_blob
 from simulator.services.mailbox import MAILBOXES
 from simulator.soap.addressing import DESTINATION_PREFIX, request_headers
-from simulator.soap.envelope import new_envelope, read_envelope, serialize
+from simulator.soap.envelope import read_envelope
 from simulator.soap.namespaces import SOAP11
 from simulator.soap.parser import parse_xml
 
@@ -29,7 +29,6 @@ ACTIONS = {
     "confirm": "urn:be:cin:nip:async:generic:confirm:hash",
 }
 LICENSE = ("mycarenet-sim", "mycarenet-sim")  # the simulator does not check licences
-Clock = Callable[[], datetime]
 
 
 class GenAsyncFaultError(Exception):
@@ -65,20 +64,19 @@ async def post(
     destination_io: str | None,
     input_reference: str,
     with_xades: bool = True,
-    now: Clock | None = None,
 ) -> codec.TAck:
-    """Post `content` (deflated, base64) to `mailbox`; returns the TAck."""
-    moment = (now or _utc)()
+    """Post `content` (deflated, base64) to `mailbox`; returns the TAck. Dates inside
+    `content` are the caller's business dates; the signatures use the real clock."""
     payload = post_payload(
         client,
         content,
         message_name=message_name,
         input_reference=input_reference,
         with_xades=with_xades,
-        moment=moment,
+        moment=wire_now(),  # the XAdES signing time is real time, like every signature
     )
     to = destination(destination_io)
-    answer = await call(client, mailbox, "post", payload, to=to, now=moment)
+    answer = await call(client, mailbox, "post", payload, to=to)
     return codec.parse_post_response(answer)
 
 
@@ -121,7 +119,6 @@ async def get(
     include_messages: bool = True,
     include_tacks: bool = True,
     max_tacks: int = codec.DEFAULT_MAX,
-    now: Clock | None = None,
 ) -> codec.GetResponse:
     request = codec.GetRequest(
         origin=origin_of(client),
@@ -130,7 +127,7 @@ async def get(
         tack_query=codec.Query(include_tacks, max_tacks),
     )
     answer = await call(
-        client, mailbox, "get", codec.build_get(request), to=None, now=(now or _utc)()
+        client, mailbox, "get", codec.build_get(request), to=None
     )
     return codec.parse_get_response(answer)
 
@@ -143,7 +140,6 @@ async def confirm(
     references: Iterable[str] = (),
     tack_contents: Iterable[bytes] = (),
     tack_references: Iterable[str] = (),
-    now: Clock | None = None,
 ) -> None:
     request = codec.ConfirmRequest(
         origin=origin_of(client),
@@ -153,7 +149,7 @@ async def confirm(
         tack_references=tuple(tack_references),
     )
     answer = await call(
-        client, mailbox, "confirm", codec.build_confirm(request), to=None, now=(now or _utc)()
+        client, mailbox, "confirm", codec.build_confirm(request), to=None
     )
     if answer.tag != codec.CONFIRM_RESPONSE:
         raise ValueError(f"expected confirmResponse, got {answer.tag}")
@@ -166,14 +162,14 @@ async def call(
     payload: etree._Element,
     *,
     to: str | None,
-    now: datetime,
 ) -> etree._Element:
-    """One signed GenAsync exchange; returns the answer's payload or raises the fault."""
+    """One signed GenAsync exchange; returns the answer's payload or raises the fault. The
+    signatures use the real clock."""
     path, action, body = signed_request(
-        client, await client.token(), mailbox, operation, payload, to=to, now=now
+        client, await client.token(), mailbox, operation, payload, to=to, now=wire_now()
     )
-    status, raw = await client.post_raw(path, body, action)
-    return read_answer(client, status, raw, now=now)
+    status, raw = await client.send_bytes(path, action, body)
+    return read_answer(client, status, raw, now=wire_now())
 
 
 def signed_request(
@@ -186,19 +182,32 @@ def signed_request(
     to: str | None,
     now: datetime,
 ) -> tuple[str, str, bytes]:
-    """Path, SOAPAction and body of a GenAsync request signed with the SAML token."""
+    """Path, wsa:Action and body of a GenAsync request signed with the SAML token, in the
+    client's dialect: the connector signs the Timestamp only (wire-formats 1.9) and writes a
+    bare UUID MessageID; e-Contract and eHI sign the Body too; e-Contract addresses MULTICAST."""
+    dialect = client.dialect
     action = ACTIONS[operation]
-    headers = request_headers(action, to=to, message_id=f"uuid:{uuid.uuid4()}")
-    envelope = new_envelope(payload, headers)
-    sign_envelope_saml(envelope, assertion, client.identity.key, now=now)
-    return MAILBOXES[mailbox].path, action, serialize(envelope)
+    if operation == "post" and dialect.genasync_to_multicast:
+        to = f"{DESTINATION_PREFIX}MULTICAST"
+    headers = request_headers(action, to=to, message_id=dialect.genasync_message_id())
+    envelope = dialect.envelope(payload, headers)
+    secure_saml(
+        envelope,
+        assertion,
+        client.identity.key,
+        dialect.header,
+        now=now,
+        sign_body=dialect.genasync_sign_body,
+    )
+    return MAILBOXES[mailbox].path, action, dialect.serialize(envelope)
 
 
 def read_answer(
     client: ConnectorClient, status: int, raw: bytes, *, now: datetime
 ) -> etree._Element:
-    """The answer's payload once its signature holds; raises GenAsyncFaultError for a fault."""
-    root = parse_xml(raw)
+    """The answer's payload once its security header holds; raises GenAsyncFaultError for a
+    fault. `now` is kept for the callers that verify at a given instant."""
+    root = parse_xml(raw, ANSWER_LIMITS)
     fault = root.find(f"{{{SOAP11}}}Body/{{{SOAP11}}}Fault")
     if fault is not None:
         detail = fault.find(f"detail/{{{codec.GA}}}fault")
@@ -208,12 +217,11 @@ def read_answer(
             fault.findtext("faultstring") or "",
             codec.parse_fault(detail) if detail is not None else None,
         )
+    if client.dialect.timestamp_only_answers:
+        client.check_answer(status, raw)
+        return read_envelope(root).payload
     try:
         verify_request(root, ca_cert=client.ca_cert, sts_cert=None, now=now, require="x509")
     except SecurityError as error:
         raise ValueError(f"GenAsync answer signature rejected: {error.reason}") from None
     return read_envelope(root).payload
-
-
-def _utc() -> datetime:
-    return datetime.now(UTC)

@@ -10,7 +10,7 @@ vendor's connector would call the real services:
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from simulator.client.connector import ConnectorClient
 from simulator.codecs import mediprima as consult_codec
@@ -44,7 +44,7 @@ async def consult(
         ssin,
         version=version,
         request_id=_request_id(),
-        now=now or datetime.now(UTC),
+        now=now or client.business_now(),
         reference_date=reference_date,
         period=period,
     )
@@ -74,7 +74,7 @@ async def send_uma(
     """Attest urgent medical aid for `ssin` from `start` (to `end`)."""
     send = SendUma(_author(client), ssin, start, end, medical_cover)
     request = uma_codec.build_send_request(
-        send, request_id=_request_id(), now=now or datetime.now(UTC)
+        send, request_id=_request_id(), now=now or client.business_now()
     )
     reply = await client.call(UMA_PATH, UMA_ACTION.format("send"), request)
     return uma_codec.parse_response(reply.payload)
@@ -93,7 +93,7 @@ async def search_uma(
     start, end = period if period is not None else (None, None)
     search = uma_codec.SearchUma(ssin, number, start, end, medical_cover)
     request = uma_codec.build_search_request(
-        search, request_id=_request_id(), now=now or datetime.now(UTC)
+        search, request_id=_request_id(), now=now or client.business_now()
     )
     reply = await client.call(UMA_PATH, UMA_ACTION.format("search"), request)
     return uma_codec.parse_response(reply.payload)
@@ -105,7 +105,7 @@ async def delete_uma(
     """Withdraw attestation `number` (only its author may)."""
     delete = uma_codec.DeleteUma(_author(client), ssin, number)
     request = uma_codec.build_delete_request(
-        delete, request_id=_request_id(), now=now or datetime.now(UTC)
+        delete, request_id=_request_id(), now=now or client.business_now()
     )
     reply = await client.call(UMA_PATH, UMA_ACTION.format("delete"), request)
     return uma_codec.parse_response(reply.payload)
@@ -123,7 +123,7 @@ async def tarification(
     subject = client.subject
     if subject.nihii is None or subject.ssin is None:
         raise ValueError("MediPrima tarification needs a certificate with a NIHII and an SSIN")
-    moment = now or datetime.now(UTC)
+    moment = now or client.business_now()
     request = tariff_codec.build_request(
         provider_nihii=subject.nihii,
         provider_ssin=subject.ssin,

@@ -102,7 +102,9 @@ def resolve(suite: Suite, case: Case, population: Population) -> ResolvedCase:
             "seed": population.seed,
             "patients": len(population.patients),
             "providers": len(population.providers),
-            "built_on": suite.at.astimezone(BRUSSELS).date().isoformat(),
+            # The server serves the world of its business date (runtime.Simulator.population):
+            # the case's instant, once the harness has set the clock to it.
+            "built_on": (case.at or suite.at).astimezone(BRUSSELS).date().isoformat(),
         },
         other_gp=other_gp,
         suite=suite,

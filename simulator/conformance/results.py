@@ -27,6 +27,9 @@ class Message:
     request: str  # pretty-printed envelope
     content: str  # the business content (unsealed KMEHR, SAML query, 920000...)
     response: str
+    # The answer's business content in clear, as the simulator wrote it before sealing it for
+    # the requester (journaled with the exchange): the only way to read a sealed answer.
+    answer_content: str = ""
 
     @property
     def label(self) -> str:
@@ -48,7 +51,12 @@ def message_of(view: EntryView) -> Message:
         request=pretty(entry.request),
         content=view.content_text() if entry.service not in ("sts", "etkdepot") else "",
         response=pretty(entry.response),
+        answer_content=_clear_text(entry.response_content),
     )
+
+
+def _clear_text(text: str) -> str:
+    return pretty(text) if text.lstrip().startswith("<") else text
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from simulator.clock import Clock
+from simulator.clock import BRUSSELS, Clock
 from simulator.config import DEFAULT_SEED, Settings
 from simulator.conformance.judging import judge_case
 from simulator.conformance.model import Suite
@@ -183,13 +183,14 @@ def _run_case(
     sim = server.sim
     case = suite.case(case_id)
     try:
-        resolved = resolve(suite, case, sim.population)
+        day = (case.at or suite.at).astimezone(BRUSSELS).date()
+        resolved = resolve(suite, case, sim.population_on(day))  # the world the case runs in
     except KeyError as missing:
         return _error(suite, case_id, case.title, f"cannot resolve the case: {missing}", started)
     keystore = keystores.for_provider(resolved.provider)
     # The case's other GP signs too when a case needs a second provider (a cancellation by
     # someone else than the author: 245).
-    other_gp = sim.population.provider(resolved.other_gp)
+    other_gp = sim.population_on(day).provider(resolved.other_gp)
     other_keystore = keystores.for_provider(other_gp) if other_gp is not None else None
     _fresh_state(sim, suite, resolved, suite_dir)
     case_file = suite_dir / "cases" / f"{case.id}.json"

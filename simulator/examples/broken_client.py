@@ -1,9 +1,10 @@
 """A deliberately broken vendor client: the reference client with one fault switched on.
 
-    mycarenet-sim conformance run --suite eattest -- python examples/broken_client.py resend-refused
+    mycarenet-sim conformance run --suite eattest -- mycarenet-sim example broken-client \
+        resend-refused
 
-Each fault breaks one rule of examples/reference_client.py and must be caught by the case
-meant to catch it (FAULTS names it), and only by it.
+Each fault breaks one rule of the reference client (`reference_client.py` beside this file) and
+must be caught by the case meant to catch it (FAULTS names it), and only by it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 
-from reference_client import Behaviour, main
+from simulator.examples.reference_client import Behaviour, main
 
 # fault -> (what the software does wrong, the behaviour that does it, the case that catches it)
 FAULTS: dict[str, tuple[str, Behaviour, str]] = {
@@ -39,11 +40,6 @@ FAULTS: dict[str, tuple[str, Behaviour, str]] = {
         "sends MemberData requests in clear instead of sealed for the insurer",
         replace(Behaviour(), seal_memberdata=False),
         "memberdata/MDA-1",
-    ),
-    "ignores-old-path": (
-        "asks a MediPrima tariff for a decision still on the old path (CPAS)",
-        replace(Behaviour(), respect_old_path=False),
-        "mediprima/MP-1",
     ),
     "no-confirm": (
         "never confirms the messages it takes from GenAsync",
@@ -76,17 +72,31 @@ FAULTS: dict[str, tuple[str, Behaviour, str]] = {
         "efact/FAC-7-DUPLICATE",
     ),
     "bills-old-services": (
-        "bills services older than two months",
+        "bills services older than two months (the insurer pays them, flagged E500503, but "
+        "the provider owes an administrative fine: S-FAQ-INAMI, docs/rules.md eFact)",
         replace(Behaviour(), hold_old_services=False),
         "efact/FAC-OLD",
     ),
 }
 
 
+def describe_faults() -> str:
+    return "\n".join(
+        f"  {name:<26} {what} (caught by {case})" for name, (what, _, case) in FAULTS.items()
+    )
+
+
+def run_fault(name: str) -> int:
+    """Run the reference client with fault `name` on; 2 with the list for an unknown one."""
+    fault = FAULTS.get(name)
+    if fault is None:
+        print(f"error: unknown fault {name!r}; faults:\n{describe_faults()}", file=sys.stderr)
+        return 2
+    return main(fault[1])
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2 or sys.argv[1] not in FAULTS:
-        print("usage: broken_client.py FAULT\nfaults:", file=sys.stderr)
-        for name, (what, _, case) in FAULTS.items():
-            print(f"  {name:<22} {what} (caught by {case})", file=sys.stderr)
+    if len(sys.argv) != 2:
+        print(f"usage: broken_client FAULT\nfaults:\n{describe_faults()}", file=sys.stderr)
         sys.exit(2)
-    sys.exit(main(FAULTS[sys.argv[1]][1]))
+    sys.exit(run_fault(sys.argv[1]))

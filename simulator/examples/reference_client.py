@@ -1,12 +1,13 @@
 """A reference vendor client for the conformance harness, built on the package's client.
 
-`mycarenet-sim conformance run --suite etar -- python examples/reference_client.py` runs it
-once per case. It reads what the harness puts in the environment:
+`mycarenet-sim conformance run --suite etar -- mycarenet-sim example reference-client` runs it
+once per case (`python -m simulator.examples.reference_client` is the same program). It reads
+what the harness puts in the environment:
 
     MYCARENET_SIM_URL, MYCARENET_SIM_CA             base URL and the CA to trust
     MYCARENET_SIM_KEYSTORE(_PASSWORD)               the provider's PKCS#12 keystore
     MYCARENET_SIM_CASE_FILE                         the case: action, patient, provider, params
-    MYCARENET_SIM_NOW                               the simulator's clock when the case starts
+    MYCARENET_SIM_NOW                               the business date and time the case starts on
     MYCARENET_SIM_OTHER_GP_KEYSTORE                 a colleague's keystore (same password)
 
 and does what well-behaved billing software does for the case's `action`: check insurability
@@ -16,12 +17,13 @@ older than two months, send a corrected file after a 920099, and never post an a
 again (after a rejected record: check insurability when the patient was not in order or
 unknown; a corrected service would go in a later file).
 
-`Behaviour` lists the rules it follows; examples/broken_client.py breaks them one at a time.
+`Behaviour` lists the rules it follows; `broken_client.py` breaks them one at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import io
 import json
@@ -72,7 +74,6 @@ class Behaviour:
     new_sending_number: bool = True  # every file gets a new sending number (R10 Z7)
     sign_correctly: bool = True  # WS-Security with the keystore's key (checked on UMA sends)
     seal_memberdata: bool = True  # MemberData requests sealed for the insurer
-    respect_old_path: bool = True  # an old-path CPAS decision is billed to the CPAS
 
 
 @dataclass
@@ -242,7 +243,7 @@ async def eattest_send(client: ConnectorClient, case: Case, behaviour: Behaviour
     number = reply.result.invoicing_number or ""
     log(f"eAttest accepted: {number}")
     if case.params.get("repeat"):  # the user attests the same consultation again
-        again = await _send(client, case, lines)
+        again = await _send_again(client, case, lines)
         if again is not None:
             log(f"second attestation: {again.result.codes or 'accepted'}")
     reason = case.params.get("cancel_reason")
@@ -259,6 +260,31 @@ async def eattest_send(client: ConnectorClient, case: Case, behaviour: Behaviour
             log(f"second cancellation: {again.result.codes}")
 
 
+async def _send_again(client: ConnectorClient, case: Case, lines: list[ServiceLine]) -> Any:
+    """A second contact the same day: the user clicks again, or (`repeat_exemption: "01"`)
+    declares a distinct contact (NIHDI-CLAIM-EXEMPTION, R50 Z23), or (`repeat_by: other_gp`)
+    a colleague sees the patient too and attests from their own keystore."""
+    exemption = case.params.get("repeat_exemption")
+    if exemption is not None:
+        lines = [dataclasses.replace(line, exemption=str(exemption)) for line in lines]
+    if case.params.get("repeat_by") != "other_gp":
+        return await _send(client, case, lines)
+    async with _colleague(case) as colleague:
+        return await _send(colleague, case, lines)
+
+
+def _colleague(case: Case) -> ConnectorClient:
+    """A client with the keystore of the case file's other GP (same password)."""
+    env = os.environ
+    return ConnectorClient(
+        env["MYCARENET_SIM_URL"],
+        Path(env["MYCARENET_SIM_OTHER_GP_KEYSTORE"]),
+        env["MYCARENET_SIM_KEYSTORE_PASSWORD"],
+        ca_cert=Path(env["MYCARENET_SIM_CA"]),
+        now=case.now,
+    )
+
+
 async def _cancel(client: ConnectorClient, case: Case, number: str, reason: str) -> Any:
     """Cancel `number`: as the case's provider, or as the case file's other GP (`cancel_by:
     other_gp`, the keystore the harness gives for it), for the case's patient or, with
@@ -268,14 +294,7 @@ async def _cancel(client: ConnectorClient, case: Case, number: str, reason: str)
         return await eattest_client.cancel_attestation(
             client, patient, number, reason, now=case.now()
         )
-    env = os.environ
-    async with ConnectorClient(
-        env["MYCARENET_SIM_URL"],
-        Path(env["MYCARENET_SIM_OTHER_GP_KEYSTORE"]),
-        env["MYCARENET_SIM_KEYSTORE_PASSWORD"],
-        ca_cert=Path(env["MYCARENET_SIM_CA"]),
-        now=case.now,
-    ) as colleague:
+    async with _colleague(case) as colleague:
         return await eattest_client.cancel_attestation(
             colleague, patient, number, reason, now=case.now()
         )
@@ -307,12 +326,13 @@ MEDIPRIMA_MANDATORY = date(2025, 11, 1)
 
 async def mediprima_bill(client: ConnectorClient, case: Case, behaviour: Behaviour) -> None:
     """Consult the CPAS decision, attest urgent medical aid when the decision needs it, then
-    ask CAAMI the tariff, unless the decision is still on the old path (bill the CPAS)."""
+    ask CAAMI the tariff. A decision taken before 1 September 2025 may keep the old path
+    (docs/rules.md, MediPrima): this client then bills the CPAS, as a GP's habit would."""
     day = case.day()
     consulted = await mediprima_client.consult(client, case.ssin, reference_date=day,
                                                now=case.now())  # fmt: skip
     log(f"MediPrima consultation: {consulted.status} {consulted.reason_codes}")
-    if "OLD_PATH" in consulted.reason_codes and behaviour.respect_old_path:
+    if "OLD_PATH" in consulted.reason_codes:
         log("decision on the old path: bill the CPAS, not MediPrima")
         return
     if day < MEDIPRIMA_MANDATORY and case.params.get("bill_cpas_during_transition"):
@@ -331,7 +351,9 @@ async def mediprima_bill(client: ConnectorClient, case: Case, behaviour: Behavio
 EFACT_MAILBOX = "hcpfac"
 EFACT_INSURER = "300"
 EFACT_POLLS = 5
-# Services older than this are not billed any more (500503): the software holds them back.
+# Services older than this are not billed any more: the insurer still pays them but flags
+# E500503 and the provider owes an administrative fine (S-FAQ-INAMI, docs/rules.md "eFact"),
+# unless the insurer rejects them (R500503): the software holds them back.
 BILLING_WINDOW_MONTHS = 2
 # Per-record rejections after which the software checks the patient's insurability before
 # billing the service again (domain-rules 6.5: "check MDA first").
@@ -356,11 +378,22 @@ def _invoice_file(case: Case, sending_number: int, error_rate: float) -> bytes:
     population = _population(case)
     out = io.BytesIO()
     faults = tuple(case.params.get("faults", ["amount"]))
+    # The case's own patient is billed too when the case says so (e.g. not in order: R500540).
+    patients = (case.ssin,) if case.params.get("bill_case_patient") else ()
+    # One file per doctor and insurer: the case's GP bills the patients of one union.
     spec = Spec(invoices=int(case.params.get("invoices", 3)), error_rate=error_rate,
-                today=case.today(), insurer=EFACT_INSURER, sending_number=sending_number,
-                faults=faults, seed=sending_number)  # fmt: skip
+                today=case.today(), insurer=_efact_insurer(case), sending_number=sending_number,
+                faults=faults, seed=sending_number, patients=patients,
+                doctor=case.provider_nihii)  # fmt: skip
     generate(out, population, spec)
     return out.getvalue()
+
+
+def _efact_insurer(case: Case) -> str:
+    """The union the file goes to: the case patient's when billed, else EFACT_INSURER."""
+    if case.params.get("bill_case_patient"):
+        return str(case.data["patient"].get("insurer") or EFACT_INSURER)
+    return EFACT_INSURER
 
 
 def _too_old_services(case: Case, content: bytes) -> int:
@@ -373,8 +406,8 @@ def _too_old_services(case: Case, content: bytes) -> int:
 async def _post_file(client: ConnectorClient, case: Case, content: bytes) -> None:
     header, _ = efact_parse(content)
     await genasync_client.post(
-        client, EFACT_MAILBOX, content, message_name="HCPFAC", destination_io=EFACT_INSURER,
-        input_reference=header.zone200("204"), now=case.now,
+        client, EFACT_MAILBOX, content, message_name="HCPFAC", destination_io=_efact_insurer(case),
+        input_reference=header.zone200("204"),
     )  # fmt: skip
     log(f"eFact file posted (sending number {header.zone200('204')})")
 
@@ -400,7 +433,7 @@ async def _collect(client: ConnectorClient, case: Case, behaviour: Behaviour) ->
     file_codes: list[str] = []
     record_codes: list[tuple[str, str]] = []
     for _ in range(EFACT_POLLS):
-        found = await genasync_client.get(client, EFACT_MAILBOX, now=case.now)
+        found = await genasync_client.get(client, EFACT_MAILBOX)
         for message in found.messages:
             names.append(message.detail.message_name)
             kind, errors = _read_answer(message.detail.content)
@@ -412,7 +445,7 @@ async def _collect(client: ConnectorClient, case: Case, behaviour: Behaviour) ->
             await genasync_client.confirm(
                 client, EFACT_MAILBOX,
                 references=[m.detail.reference or "" for m in found.messages],
-                tack_contents=[t.tack.content for t in found.tacks], now=case.now,
+                tack_contents=[t.tack.content for t in found.tacks],
             )  # fmt: skip
         if "HCPAFD" in names or "HCPVWR" in names:
             break
@@ -490,7 +523,8 @@ def register(name: str) -> Callable[[Action], Action]:
 
 
 def simulator_clock() -> Clock:
-    """The simulator's clock: its instant at the start of the case, running with ours."""
+    """The business clock: the simulator's date at the start of the case, running with ours.
+    It dates services and references; signatures use the real clock, like any vendor's."""
     start = os.environ.get("MYCARENET_SIM_NOW")
     if not start:
         return lambda: datetime.now(UTC)
@@ -531,7 +565,7 @@ def _spoil_signatures(client: ConnectorClient) -> None:
     real = client.identity
     original_call = client.call
 
-    async def call(path: str, soap_action: str, payload: Any) -> Any:
+    async def call(path: str, soap_action: str | None, payload: Any) -> Any:
         if soap_action != mediprima_client.UMA_ACTION.format("send"):
             return await original_call(path, soap_action, payload)
         await client.token()  # the STS request is still signed with the right key
