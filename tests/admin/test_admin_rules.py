@@ -90,7 +90,13 @@ def test_the_banner_prints_a_generated_token_only_when_exposed(sim: Simulator) -
     assert "admin token" not in banner(sim)
     assert "/__admin/openapi.json" in banner(sim) and "/metrics" in banner(sim)
     sim.settings = replace(sim.settings, host="0.0.0.0")
-    assert f"admin token: {sim.generated_admin_token}" in banner(sim)
+    text = banner(sim)
+    # Not the token itself (the banner ends up in logs): the file it is in, owner-only.
+    assert sim.generated_admin_token not in text
+    token_file = sim.settings.data_dir.resolve() / "admin-token"
+    assert f"admin token: in {token_file}" in text
+    assert token_file.read_text().strip() == sim.generated_admin_token
+    assert token_file.stat().st_mode & 0o777 == 0o600
     sim.settings = replace(sim.settings, admin_token="mine")
     text = banner(sim)
     assert "admin token: the --admin-token value" in text

@@ -25,6 +25,7 @@ GUARDED = [
     ("GET", "/__admin/clock"),
     ("PUT", "/__admin/clock"),
     ("POST", "/__admin/clock/advance"),
+    ("POST", "/__admin/keystores"),
 ]
 OPEN = [("GET", "/__admin/health"), ("GET", "/metrics")]
 

@@ -174,3 +174,124 @@ def test_show_table_creates_the_pki_when_missing(
     assert lines[0].startswith("(created a new test PKI")
     assert lines[1].split()[:2] == ["ROLE", "SUBJECT"]
     assert any(line.startswith("ca ") and line.endswith("ca.pem") for line in lines)
+
+
+# --- issue 10: the identities real clients use --------------------------------------------------
+
+
+def test_provider_writes_the_real_ehealth_subject_by_default(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    real, legacy = tmp_path / "real.p12", tmp_path / "legacy.p12"
+    assert _provider(data_dir, real, "--name", "Jan Peeters") == 0
+    assert _provider(data_dir, legacy, "--name", "Jan Peeters", "--legacy-subject") == 0
+    real_cn = load_keystore(real, "pw").cert.subject.rfc4514_string()
+    assert f"CN=SSIN={SSIN}\\, NIHII-PHYSICIAN={NIHII}" in real_cn
+    assert "CN=Jan Peeters" in load_keystore(legacy, "pw").cert.subject.rfc4514_string()
+    for keystore in (real, legacy):  # both forms read the same
+        subject = parse_subject(load_keystore(keystore, "pw").cert)
+        assert (subject.ssin, subject.nihii, subject.name) == (SSIN, NIHII, "Jan Peeters")
+
+
+def test_a_second_keystore_for_the_same_nihii_keeps_the_first(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    assert _provider(data, tmp_path / "one.p12") == 0
+    assert _provider(data, tmp_path / "two.p12") == 0
+    one, two = (load_keystore(tmp_path / f"{n}.p12", "pw").cert for n in ("one", "two"))
+    certs = TestPki.load_or_create(data).provider_certificates()
+    assert one in certs and two in certs and certs.index(two) < certs.index(one)
+
+
+@pytest.mark.parametrize(
+    ("profession", "nihii"),
+    [("dietician", "81234567001"), ("clinical_psychologist", "91234567001")],
+)
+def test_professions_without_a_known_digit_need_the_profession(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], profession: str, nihii: str
+) -> None:
+    out = tmp_path / "p.p12"
+    assert _provider(data_dir, out, nihii=nihii) == 2
+    assert "with any digit" in capsys.readouterr().err
+    assert _provider(data_dir, out, "--profession", profession, nihii=nihii) == 0
+    assert parse_subject(load_keystore(out, "pw").cert).profession == profession.upper()
+
+
+@pytest.mark.parametrize(
+    ("argv", "kind", "nihii", "cbe"),
+    [
+        (["--type", "hospital", "--nihii", "71022212"], "hospital", "71022212", None),
+        (["--type", "medicalhouse", "--nihii", "94123456000"], "medicalhouse", "94123456", None),
+        (["--type", "enterprise", "--cbe", "820563481"], "enterprise", None, "0820563481"),
+    ],
+)
+def test_organisation_keystores(
+    data_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    kind: str,
+    nihii: str | None,
+    cbe: str | None,
+) -> None:
+    out = tmp_path / "org.p12"
+    common = ["--name", "Test Org", "--out", str(out), "--password", "pw"]
+    assert main(["certs", "organisation", *argv, *common, "--data-dir", str(data_dir)]) == 0
+    assert "for the ETK depot" in capsys.readouterr().out
+    subject = parse_subject(load_keystore(out, "pw").cert)
+    assert (subject.organisation_type, subject.nihii, subject.cbe, subject.ssin) == (
+        kind,
+        nihii,
+        cbe,
+        None,
+    )
+    assert main(["certs", "show", "--json", "--data-dir", str(data_dir)]) == 0
+    roles = [row["role"] for row in json.loads(capsys.readouterr().out)]
+    assert f"organisation {kind}" in roles and "eid-ca" in roles
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--type", "hospital", "--cbe", "0820563481"], "identified by --nihii"),
+        (["--type", "hospital", "--nihii", "7102221"], "8 digits"),
+        (["--type", "bakery", "--nihii", "71022212"], "invalid choice"),
+    ],
+)
+def test_organisation_errors_are_one_line(
+    data_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
+) -> None:
+    common = ["--out", str(tmp_path / "o.p12"), "--password", "pw", "--data-dir", str(data_dir)]
+    try:
+        code = main(["certs", "organisation", *argv, *common])
+    except SystemExit as exit_:  # argparse's own usage errors
+        code = int(exit_.code or 0)
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_eid_keystore_chains_to_the_eid_ca(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "eid.p12"
+    argv = ["certs", "eid", "--ssin", SSIN, "--given-name", "Jan", "--surname", "Peeters"]
+    assert main([*argv, "--out", str(out), "--password", "pw", "--data-dir", str(data_dir)]) == 0
+    printed = capsys.readouterr().out
+    assert "eid-ca.pem" in printed and "CN=Jan Peeters (Authentication)" in printed
+    identity = load_keystore(out, "pw")
+    subject = parse_subject(identity.cert)
+    assert (subject.ssin, subject.given_name, subject.surname) == (SSIN, "Jan", "Peeters")
+    assert chains_to(identity.cert, TestPki.load_or_create(data_dir).eid_ca.cert)
+    assert (
+        main(["certs", "inspect", str(out), "--password", "pw", "--data-dir", str(data_dir)]) == 0
+    )
+    assert ": yes" in capsys.readouterr().out
+    bad = ["certs", "eid", "--ssin", "85073003329", "--given-name", "J", "--surname", "P"]
+    assert main([*bad, "--out", str(out), "--password", "pw", "--data-dir", str(data_dir)]) == 2
+    assert "check digits" in capsys.readouterr().err

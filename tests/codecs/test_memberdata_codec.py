@@ -150,3 +150,109 @@ def test_a_wrong_hash_value_is_refused() -> None:
     detail.set("HashValue", "AAAA")
     with pytest.raises(PayloadError, match="HashValue"):
         codec.parse_request(request)
+
+
+def _fault_schema(shared_reference: Path, tmp_path: Path) -> etree.XMLSchema:
+    """A one-element schema, `sup:Fault` of the official types:FaultType, importing the CIN
+    commonTypes bundled with the GenAsync WSDL in place."""
+    types = shared_reference / "mycarenet/genasync/wsdl/commonTypes-v1.4.xsd"
+    wrapper = tmp_path / "fault.xsd"
+    wrapper.write_text(
+        f"""<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:t="{codec.TYPES}"
+            targetNamespace="{codec.SUPPORT}" elementFormDefault="qualified">
+          <xs:import namespace="{codec.TYPES}" schemaLocation="{types.as_uri()}"/>
+          <xs:element name="Fault" type="t:FaultType"/>
+        </xs:schema>"""
+    )
+    return _schema(wrapper)
+
+
+def test_a_refusal_carries_the_insurers_fault_shape(shared_reference: Path, tmp_path: Path) -> None:
+    """StatusDetail/Fault as in the real answer FHC keeps (`ValidatorTest.kt`): FaultCode,
+    FaultSource, Message, Details/Detail{DetailCode, DetailSource, Location, Message}."""
+    from simulator.domain.memberdata import MemberDataAnswer, status_detail
+
+    refusal = status_detail("MISMATCHED_CONTACTTYPE")
+    answer = MemberDataAnswer(status=refusal.status, details=(refusal,), insurer="500")
+    query = codec.read_attribute_query(
+        codec.build_attribute_query(
+            requester_nihii="10394044003", subject="62040858223", subject_format=SSIN_FORMAT,
+            facets=[FACET], start=NOW, end=NOW, query_id="_q1", now=NOW,
+        ),
+        COMMON,
+    )  # fmt: skip
+    document = etree.fromstring(codec.build_saml_response(answer, query, now=NOW))
+    faults = document.findall(f"{{{codec.SAMLP}}}Status/{{{codec.SAMLP}}}StatusDetail/*")
+    assert [f.tag for f in faults] == [f"{{{codec.SUPPORT}}}Fault"]
+    fault = faults[0]
+    _fault_schema(shared_reference, tmp_path).assertValid(fault)
+    t = f"{{{codec.TYPES}}}"
+    assert fault.findtext(f"{t}FaultCode") == "INPUT_ERROR"
+    assert fault.findtext(f"{t}FaultSource") == "IO-BE-500"
+    detail = fault.find(f"{t}Details/{t}Detail")
+    assert detail is not None
+    assert detail.findtext(f"{t}DetailCode") == "MISMATCHED_CONTACTTYPE"
+    assert detail.findtext(f"{t}DetailSource") == "Insurability"
+    assert detail.findtext(f"{t}Location") == (
+        "/*:AttributeQuery/*:Extensions/*:Facet[@id='urn:be:cin:nippin:insurability']"
+        "/*:Dimension[@id='contactType']"
+    )
+    # FHC resolves Location with XPath against its own AttributeQuery: it must point at it.
+    sent = etree.fromstring(
+        codec.build_attribute_query(
+            requester_nihii="10394044003", subject="62040858223", subject_format=SSIN_FORMAT,
+            facets=[FACET], start=NOW, end=NOW, query_id="_q1", now=NOW,
+        )
+    )  # fmt: skip
+    xpath = (detail.findtext(f"{t}Location") or "").replace("*:", "*[local-name()='")
+    xpath = "/".join(
+        part + "']" if part.startswith("*[local-name()='") and "[@" not in part
+        else part.replace("[@", "'][@") for part in xpath.split("/")
+    )  # fmt: skip
+    found = sent.getroottree().xpath(xpath)
+    assert found and found[0].text == "other"
+    assert codec.read_saml_response(etree.tostring(document)).detail_codes == (
+        "MISMATCHED_CONTACTTYPE",
+    )
+
+
+def test_the_async_lists_follow_the_extension_schema(
+    official: tuple[etree.XMLSchema, etree.XMLSchema],
+) -> None:
+    """AttributeQueryList in, ResponseList out (async MemberData, Extensions-simplified.xsd)."""
+    _, saml = official
+    world = build_population(seed=3, patients=40, providers=4, today=TODAY)
+    ssins = [p.ssin for p in world.patients[:2]]
+    data = codec.build_attribute_query_list(
+        [_query_bytes(ssin).replace(b"_2026", f"_{n}".encode()) for n, ssin in enumerate(ssins)]
+    )
+    _valid(saml, etree.fromstring(data))
+    queries = codec.read_attribute_query_list(data, COMMON)
+    assert [q.name_id for q in queries] == ssins
+    responses = [
+        codec.saml_response_element(consult_member_data(q, world, TODAY), q, now=NOW)
+        for q in queries
+    ]
+    document = etree.fromstring(codec.build_response_list(responses))
+    for advice in document.iter(f"{{{codec.SAML}}}Advice"):  # AdviceType is not published
+        del advice.attrib[f"{{{codec.XSI}}}type"]
+    _valid(saml, document)
+    results = codec.read_response_list(etree.tostring(document))
+    assert [r.in_response_to for r in results] == ["_01123100000123", "_11123100000123"]
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        (f'<ext:AttributeQueryList xmlns:ext="{codec.EXT}"/>'.encode(), "1 to 10000"),
+        (
+            f'<ext:AttributeQueryList xmlns:ext="{codec.EXT}"><x/></ext:AttributeQueryList>'.encode(),
+            "expected samlp:AttributeQuery",
+        ),
+        (b"<samlp:AttributeQuery xmlns:samlp='urn:oasis:names:tc:SAML:2.0:protocol'/>", "List"),
+        (b"no xml", "not XML"),
+    ],
+)
+def test_a_broken_query_list_says_what_is_wrong(data: bytes, says: str) -> None:
+    with pytest.raises(PayloadError, match=says):
+        codec.read_attribute_query_list(data, COMMON)

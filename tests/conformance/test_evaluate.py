@@ -20,8 +20,6 @@ from simulator.conformance.suites import load_suite_named
 from simulator.security.pki import write_keystore
 from tests.support.server import ServerThread
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
@@ -39,7 +37,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     today = sim.clock.today().isoformat()
     case_file.write_text(json.dumps(resolved.case_file() | {"date": today}), encoding="utf-8")
     env = case_environment(server.base_url, sim, resolved, keystore, case_file)
-    subprocess.run([sys.executable, str(EXAMPLES / "reference_client.py")],
+    subprocess.run([sys.executable, "-m", "simulator.examples.reference_client"],
                    env={**os.environ, **env}, check=True, capture_output=True, timeout=60)  # fmt: skip
     sim.store.flush()
     yield server

@@ -15,6 +15,7 @@ from simulator.domain.eattest import (
     CGA_DATE,
     CLAIM_CD,
     ENCOUNTER_DATE,
+    EXEMPTION,
     GMD_MANAGER_ID,
     INVOICING_TEXT,
     PATIENT_ID,
@@ -28,7 +29,7 @@ from simulator.domain.eattest import (
     AttestedService,
     CancellationQuery,
     already_cancelled,
-    consultation_keys,
+    attested_services,
     decide_attestation,
     decide_cancellation,
     duplicate_outcome,
@@ -36,6 +37,7 @@ from simulator.domain.eattest import (
     is_valid_invoicing_number,
 )
 from simulator.domain.identifiers import make_nihii
+from simulator.domain.ledger_rules import Channel, LedgerService
 from simulator.domain.population import Patient, Population, Provider, build_population
 
 TODAY = date(2026, 11, 23)
@@ -236,23 +238,78 @@ def test_codes_not_allowed(world: Population, gp: Provider, code: str, expected:
     assert _codes(decide_attestation(query, world, TODAY)) == [(expected, CLAIM_CD)]
 
 
+def _billed(patient: Patient, provider: str, day: date = TODAY, **changes: Any) -> LedgerService:
+    """A consultation the insurer already accepted (attested, or billed by eFact)."""
+    service = LedgerService(
+        patient.insurer, patient.ssin, "101032", day, provider, Channel.EATTEST, "x", 0
+    )
+    return dataclasses.replace(service, **changes)
+
+
 def test_duplicate_consultation_is_502255_190(world: Population, gp: Provider) -> None:
     patient = _plain(world)
-    earlier = Attested("x", patient.ssin, gp.nihii, TODAY, ("101032",))
     query = _query(gp.nihii, patient)
+    earlier = _billed(patient, gp.nihii)
     assert _codes(decide_attestation(query, world, TODAY, [earlier])) == [("190", QUANTITY)]
-    # Cancelled, or on another day: no duplicate.
-    cancelled = dataclasses.replace(earlier, cancelled="B")
-    assert decide_attestation(query, world, TODAY, [cancelled]).accepted
+    # Billed by eFact rather than attested: the same duplicate.
+    efact = dataclasses.replace(earlier, channel=Channel.EFACT, source="file/1")
+    assert _codes(decide_attestation(query, world, TODAY, [efact])) == [("190", QUANTITY)]
+    # Another day, or another insurer's record: no duplicate.
     yesterday = dataclasses.replace(earlier, day=TODAY - timedelta(days=1))
     assert decide_attestation(query, world, TODAY, [yesterday]).accepted
+    elsewhere = dataclasses.replace(earlier, insurer="999")
+    assert decide_attestation(query, world, TODAY, [elsewhere]).accepted
     twice = _query(gp.nihii, patient, _service(), _service())
     assert _codes(decide_attestation(twice, world, TODAY)) == [("190", QUANTITY)]
     assert _codes(duplicate_outcome(decide_attestation(query, world, TODAY))) == [("190", QUANTITY)]
 
 
-def test_consultation_keys_name_patient_day_and_code() -> None:
-    assert consultation_keys("1", TODAY, ["101032", "999995"]) == ["1:2026-11-23:101032"]
+def test_a_second_gps_contact_the_same_day_is_not_a_duplicate(
+    world: Population, gp: Provider
+) -> None:
+    patient = _plain(world)
+    colleague = world.providers_of_kind("GP")[1]
+    earlier = _billed(patient, colleague.nihii)
+    assert decide_attestation(_query(gp.nihii, patient), world, TODAY, [earlier]).accepted
+
+
+def test_a_declared_distinct_contact_is_not_a_duplicate(world: Population, gp: Provider) -> None:
+    patient = _plain(world)
+    earlier = _billed(patient, gp.nihii)
+    distinct = _query(gp.nihii, patient, _service(exemption="01"))
+    outcome = decide_attestation(distinct, world, TODAY, [earlier])
+    assert outcome.accepted and outcome.lines[0].distinct
+    # 00 declares nothing; a value outside the CIN list is refused.
+    plain = _query(gp.nihii, patient, _service(exemption="00"))
+    assert _codes(decide_attestation(plain, world, TODAY, [earlier])) == [("190", QUANTITY)]
+    wrong = _query(gp.nihii, patient, _service(exemption="99"))
+    assert _codes(decide_attestation(wrong, world, TODAY)) == [("130", EXEMPTION)]
+
+
+def test_a_consultation_and_a_visit_by_one_gp_the_same_day_do_not_cumulate(
+    world: Population, gp: Provider
+) -> None:
+    patient = _plain(world)
+    earlier = _billed(patient, gp.nihii, code="103132")
+    (error,) = decide_attestation(_query(gp.nihii, patient), world, TODAY, [earlier]).errors
+    assert (error.code, error.path) == ("192", ENCOUNTER_DATE)
+
+
+def test_attested_services_are_what_the_ledger_keeps(world: Population, gp: Provider) -> None:
+    patient = _plain(world)
+    query = _query(gp.nihii, patient, _service(exemption="01"), _service("999995"))
+    (service,) = attested_services(query, patient, TODAY, "500-1-261123-0000001-xx")
+    assert (service.code, service.provider, service.channel, service.distinct) == (
+        "101032",
+        gp.nihii,
+        Channel.EATTEST,
+        True,
+    )
+    assert (service.source, service.line, service.insurer) == (
+        "500-1-261123-0000001-xx",
+        0,
+        patient.insurer,
+    )
 
 
 # -- author and request --------------------------------------------------------------------------
@@ -393,3 +450,14 @@ def test_cancellation_out_of_the_window_is_239_and_twice_is_240(
         ("240", INVOICING_TEXT)
     ]
     assert _codes(already_cancelled()) == [("240", INVOICING_TEXT)]
+
+
+def test_the_annual_oral_exam_twice_in_a_year_is_190(world: Population) -> None:
+    dentist = world.providers_of_kind("DENTIST")[0].nihii
+    child = world.situation("child")
+    query = _query(dentist, child, _service("371571"), author_type="persdentist")
+    assert decide_attestation(query, world, TODAY).accepted
+    in_spring = _billed(child, dentist, date(TODAY.year, 3, 2), code="371571")
+    assert _codes(decide_attestation(query, world, TODAY, [in_spring])) == [("190", QUANTITY)]
+    last_year = dataclasses.replace(in_spring, day=date(TODAY.year - 1, 12, 30))
+    assert decide_attestation(query, world, TODAY, [last_year]).accepted

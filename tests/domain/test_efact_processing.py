@@ -87,14 +87,27 @@ def test_a_rejected_50_takes_its_51_and_52_with_it_510119_520119() -> None:
     ]  # the next 50 (record 6) is another block: untouched
 
 
-def test_a_rejected_51_takes_its_50_with_it_500119_and_then_the_52() -> None:
+def test_a_rejected_51_keeps_its_own_code_and_does_not_take_its_50() -> None:
+    """docs/rules.md "eFact": 500119 goes from the main service to its supplement, never from
+    a 51 to its 50 (the amount is the 50's; a wrong commitment is the 51's own 514225)."""
     kinds = ["10", "20", "50", "51", "52", "80"]
     found = cascade(kinds, [rejection("514225", 4, "51", "42")])
+    assert codes(found) == [(4, "51", "42", "R", "514225")]
+
+
+def test_a_supplement_falls_with_its_main_service_500119_and_its_51_510119() -> None:
+    # 3: the consultation, 4: its night supplement, 5: the supplement's 51; 6: another 50.
+    kinds = ["10", "20", "50", "50", "51", "50", "80"]
+    found = cascade(kinds, [rejection("501940", 3, "50", "19")], links={4: 3})
     assert codes(found) == [
-        (3, "50", "1", "R", "500119"),
-        (4, "51", "42", "R", "514225"),
-        (5, "52", "1", "R", "520119"),
+        (3, "50", "19", "R", "501940"),
+        (4, "50", "1", "R", "500119"),
+        (5, "51", "1", "R", "510119"),
     ]
+    # The other way round, nothing: a rejected supplement leaves its consultation paid.
+    assert codes(cascade(kinds, [rejection("501940", 4, "50", "19")], links={4: 3})) == [
+        (4, "50", "19", "R", "501940"), (5, "51", "1", "R", "510119"),
+    ]  # fmt: skip
 
 
 def test_a_cascade_the_checker_already_gave_is_not_repeated() -> None:
@@ -162,10 +175,27 @@ def test_the_threshold_is_configurable() -> None:
     assert decide(KINDS, found, EFACT, DAY, [], Rules(max_error_percent=20)).accepted
 
 
-def test_services_older_than_two_months_are_rejected_500503_and_counted() -> None:
+def test_services_older_than_two_months_are_a_fine_annotated_e500503_and_paid() -> None:
+    """The INAMI FAQ: past two months, an administrative fine, not a rejection (docs/rules.md
+    "eFact"): E500503 on each service, the file accepted and every service paid."""
     data = small_file()
     checked = check_file(data, CheckOptions(today=TODAY + timedelta(days=70)))
     decision = decide(KINDS, checked, EFACT, DAY, [])
+    assert [(r.index, r.code, r.letter) for r in decision.rejections] == [
+        (3, "500503", "E"), (4, "500503", "E"), (7, "500503", "E"),
+    ]  # fmt: skip
+    assert (decision.verdict, decision.rejection_type, decision.records_in_error) == (
+        ACCEPTED, "00", 0,
+    )  # fmt: skip
+    _header, records = parse(data)
+    paid = settle(records, decision.rejections, DAY)
+    assert paid.rejected == 0 and paid.accepted == paid.requested > 0
+
+
+def test_an_insurer_that_rejects_old_services_says_r500503_and_counts_them() -> None:
+    data = small_file()
+    options = CheckOptions(today=TODAY + timedelta(days=70), two_month_rule="reject")
+    decision = decide(KINDS, check_file(data, options), EFACT, DAY, [])
     assert [(r.index, r.code, r.letter) for r in decision.rejections] == [
         (3, "500503", "R"), (4, "500503", "R"), (7, "500503", "R"),
     ]  # fmt: skip

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from simulator.domain.cpas import (
-    MEDIPRIMA_GP_START,
+    MEDIPRIMA_GP_OPEN,
     MEDIPRIMA_MANDATORY,
     CareKind,
     Cover,
@@ -100,8 +100,10 @@ def test_each_situation_has_its_registry_reason(
     answer = _consult(world, gp, situation)
     assert (answer.status, [m.code for m in answer.messages]) == (status, [reason])
     assert answer.found is found
-    # Only an urgent-aid decision without attestation still gets its agreement.
-    assert all(r.agreement is (situation == "mediprima-uma-missing") for r in answer.results)
+    # An urgent-aid decision without attestation still gets its agreement, and so does an
+    # old-path one: MediPrima takes it too, the CPAS may still be billed (docs/rules.md).
+    agreed = situation in ("mediprima-uma-missing", "mediprima-old-path")
+    assert all(r.agreement is agreed for r in answer.results)
 
 
 def test_the_expired_reason_says_when_the_decision_ended(world: Population, gp: str) -> None:
@@ -158,13 +160,23 @@ def test_billing_the_cpas_stays_allowed_until_the_end_of_october_2025(world: Pop
     assert billing_route(decision, date(2025, 9, 14)) is BillingRoute.CPAS  # before its start
 
 
-def test_a_decision_taken_before_september_2025_stays_on_the_old_path(world: Population) -> None:
+def test_a_decision_taken_before_september_2025_may_keep_the_old_path(
+    world: Population,
+) -> None:
+    # docs/rules.md "MediPrima dates": the CPAS may still be billed for good, MediPrima too.
     old = _decision(world.situation("mediprima-old-path"))
-    assert mediprima_start(old) is None
-    assert billing_route(old, TODAY) is BillingRoute.CPAS
+    assert mediprima_start(old) == old.start
+    assert billing_route(old, TODAY) is BillingRoute.CPAS_OR_MEDIPRIMA
+    assert billing_route(old, date(2030, 1, 1)) is BillingRoute.CPAS_OR_MEDIPRIMA
     assert mediprima_start(_new_decision(world)) == date(2025, 9, 15)
-    early = dataclasses.replace(_new_decision(world), start=MEDIPRIMA_GP_START)
-    assert mediprima_start(early) == MEDIPRIMA_GP_START
+
+
+def test_gps_could_bill_mediprima_since_october_2017(world: Population) -> None:
+    decision = dataclasses.replace(_new_decision(world), start=date(2017, 6, 1))
+    assert mediprima_start(decision) == MEDIPRIMA_GP_OPEN == date(2017, 10, 1)
+    assert billing_route(decision, date(2017, 9, 30)) is BillingRoute.CPAS
+    assert billing_route(decision, date(2017, 10, 1)) is BillingRoute.CPAS_OR_MEDIPRIMA
+    assert billing_route(decision, date(2025, 8, 1)) is BillingRoute.CPAS_OR_MEDIPRIMA
 
 
 # -- UMA --------------------------------------------------------------------------------------
@@ -290,7 +302,6 @@ def _tariff(
         ("regular", "202"),
         ("mediprima-suspended", "203"),
         ("mediprima-not-listed", "204"),
-        ("mediprima-old-path", "205"),
         ("mediprima-cover-inactive", "206"),
         ("mediprima-no-doctor-cover", "207"),
     ],
@@ -304,9 +315,31 @@ def test_each_decision_problem_is_rejected_with_its_code(
     assert "{" not in error.message_fr and "<DATE>" not in error.message_fr and error.message_nl
 
 
-def test_the_205_text_gives_the_mediprima_date(world: Population, gp: str) -> None:
-    (error,) = _tariff(world, "mediprima-old-path", gp).errors
-    assert "01/09/2025" in error.message_fr and "CPAS" in error.message_fr
+def test_care_before_october_2017_is_205_with_the_date(gp: str) -> None:
+    # docs/rules.md "CAAMI tarification": GPs could bill MediPrima from 1 Oct 2017 only.
+    today = date(2017, 10, 20)
+    early = build_population(seed=5, patients=len(SITUATIONS) + 10, providers=10, today=today)
+    decision = _decision(early.situation("mediprima-full"))
+    assert decision.start < date(2017, 10, 1)
+    query = TarificationQuery(
+        request_id=f"{gp}.20171020101112",
+        author_nihii=gp,
+        author_type="persphysician",
+        patient_ssin=early.situation("mediprima-full").ssin,
+        encounter_date=decision.start.isoformat(),
+        claims=(TariffClaim("101032"),),
+        transaction_type="tariffmediprima",
+    )
+    (error,) = consult_mediprima_tariff(query, early, today).errors
+    assert error.code == "205"
+    assert "01/10/2017" in error.message_fr and "CPAS" in error.message_fr
+    on_time = dataclasses.replace(query, encounter_date="2017-10-02")
+    assert consult_mediprima_tariff(on_time, early, today).accepted
+
+
+def test_an_old_path_decision_is_priced_too(world: Population, gp: str) -> None:
+    outcome = _tariff(world, "mediprima-old-path", gp)
+    assert outcome.accepted and outcome.route is BillingRoute.CPAS_OR_MEDIPRIMA
 
 
 def test_an_unknown_ssin_has_no_decision(world: Population, gp: str) -> None:
@@ -369,9 +402,26 @@ def test_partial_cover_splits_between_state_cpas_and_patient(world: Population, 
     )
 
 
-def test_urgent_aid_is_priced_and_flagged(world: Population, gp: str) -> None:
-    outcome = _tariff(world, "mediprima-uma-missing", gp)
+def test_urgent_aid_needs_an_attestation_before_it_is_priced(world: Population, gp: str) -> None:
+    # docs/rules.md "CAAMI tarification" 208: CAAMI checks the AMU attestation first.
+    (error,) = _tariff(world, "mediprima-uma-missing", gp).errors
+    decision = _decision(world.situation("mediprima-uma-missing"))
+    assert error.code == "208" and decision.carmed_number in error.message_fr
+    query = TarificationQuery(
+        request_id=f"{gp}.20261123101112",
+        author_nihii=gp,
+        author_type="persphysician",
+        patient_ssin=world.situation("mediprima-uma-missing").ssin,
+        encounter_date=TODAY.isoformat(),
+        claims=(TariffClaim("101032"),),
+        transaction_type="tariffmediprima",
+    )
+    later = [("UMA-1", TODAY + timedelta(days=1), None)]  # does not cover the care day
+    assert [e.code for e in consult_mediprima_tariff(query, world, TODAY, later).errors] == ["208"]
+    sent = [("UMA-2", TODAY - timedelta(days=3), TODAY)]
+    outcome = consult_mediprima_tariff(query, world, TODAY, sent)
     assert outcome.accepted and outcome.urgent_medical_care
+    assert _tariff(world, "mediprima-uma", gp).accepted  # the world's own attestation
 
 
 def _cover(ziv: Support, patient: Support, ceiling: str | None = None) -> Cover:

@@ -268,3 +268,55 @@ def test_cpas_covered_people_are_not_routed(world: Population) -> None:
     patient = world.situation("mediprima-full")
     answer = consult_member_data(query(patient.ssin), world, TODAY)
     assert [d.code for d in answer.details] == ["UNKNOWN_NISS_ROUTING"]
+
+
+# The connector's default facets (FHC/IFHC MemberDataServiceImpl.kt getAttrQuery, client-quirks
+# #10): carePath repeats carePathType, once per care path asked.
+CARE_PATHS = FacetRequest(
+    "urn:be:cin:nippin:carePath",
+    (("carePathType", "diabetes"), ("carePathType", "renalinsufficiency")),
+)
+CONNECTOR_DEFAULT_FACETS = (
+    INFORMATION,
+    FacetRequest(CHRONIC_CONDITION),
+    CARE_PATHS,
+    FacetRequest("urn:be:cin:nippin:referencePharmacy"),
+)
+
+
+def test_the_connector_default_facets_with_two_care_paths_are_answered(world: Population) -> None:
+    patient = next(p for p in world.patients if p.periods)
+    answer = consult_member_data(query(patient.ssin, facets=CONNECTOR_DEFAULT_FACETS), world, TODAY)
+    assert answer.status == SUCCESS, answer.details
+    assert answer.blocks[-1].assertion_type == TECHNICAL
+
+
+@pytest.mark.parametrize(
+    ("dimensions", "code"),
+    [
+        # A unique dimension repeated is still refused, even with equal values.
+        ((("requestType", "information"), ("requestType", "information")), "DUPLICATED_DIMENSION"),
+        ((("contactType", "other"), ("contactType", "hospitalized")), "DUPLICATED_DIMENSION"),
+    ],
+)
+def test_unique_dimensions_may_not_repeat(
+    world: Population, dimensions: tuple[tuple[str, str], ...], code: str
+) -> None:
+    other = [d for d in INFORMATION.dimensions if d[0] != dimensions[0][0]]
+    facet = FacetRequest(INSURABILITY, (*dimensions, *other))
+    answer = consult_member_data(query(world.patients[1].ssin, facets=(facet,)), world, TODAY)
+    assert (answer.status, answer.details[0].code) == (REQUESTER, code)
+
+
+@pytest.mark.parametrize(
+    ("values", "code"),
+    [(("diabetes", "cancer"), "UNALLOWED_CAREPATHTYPE"), (("diabetes", " "), "EMPTY_CAREPATHTYPE")],
+)
+def test_every_repeated_care_path_is_checked(
+    world: Population, values: tuple[str, ...], code: str
+) -> None:
+    facet = FacetRequest("urn:be:cin:nippin:carePath", tuple(("carePathType", v) for v in values))
+    answer = consult_member_data(
+        query(world.patients[1].ssin, facets=(INFORMATION, facet)), world, TODAY
+    )
+    assert (answer.status, answer.details[0].code) == (REQUESTER, code)

@@ -24,8 +24,9 @@ from simulator.client import eattest as client_eattest
 from simulator.client.eattest import AttestationReply
 from simulator.codecs.eattest import SEND, Author, ServiceLine, build_send_transaction
 from simulator.domain.eattest import OA_ALIASES, invoicing_number, is_valid_invoicing_number
+from simulator.domain.ledger_rules import Channel, LedgerService
 from simulator.domain.population import Patient
-from simulator.services.eattest import ATTESTATIONS, CONSULTATIONS
+from simulator.services.eattest import ATTESTATIONS
 from simulator.store.records import SqliteRecords
 from tests.codecs.test_eattest_codec import kmehr_134_schema
 from tests.e2e.conftest import Running
@@ -163,8 +164,16 @@ async def test_an_unsealed_request_gets_an_unsealed_answer(running: Running) -> 
 async def test_a_bim_patient_home_visit_is_accepted_without_third_party_payment(
     running: Running,
 ) -> None:
-    patient = running.population.situation("bim")
-    assert patient.third_party_payment_mandatory
+    # Not the `bim` situation patient: its consultation today (196) must not meet this visit
+    # in the ledger (a visit and a consultation by one GP the same day do not cumulate).
+    patient = next(
+        p
+        for p in running.population.where(bim=True, insured_on=_today(running), deceased=False)
+        if p.situation == "random"
+        and p.third_party_payment_mandatory
+        and not p.medical_house
+        and not p.no_supplement  # the no-supp patient's visit is the supplement test's
+    )
     reply = await _send(running, patient, _line(running, HOME_VISIT))
     assert reply.result.codes == ()
     assert reply.result.fees == ((HOME_VISIT, Decimal("45.00")),)
@@ -208,9 +217,17 @@ async def test_a_consultation_taken_by_a_simultaneous_request_is_a_duplicate(
     running: Running,
 ) -> None:
     patient = _fresh_patient(running)
-    # Another request holds the consultation but has not stored its attestation yet.
-    key = f"{patient.ssin}:{_today(running).isoformat()}:{CONSULTATION}"
-    assert running.sim.records.insert(CONSULTATIONS, key, {"number": "in-flight"})
+    # Another request put the consultation in the ledger but has not answered yet.
+    held = LedgerService(
+        patient.insurer,
+        patient.ssin,
+        CONSULTATION,
+        _today(running),
+        running.provider.nihii,
+        Channel.EATTEST,
+        "in-flight",
+    )
+    running.sim.ledger.record([held])
     reply = await _send(running, patient)
     _assert_refused(reply, "190", "item[claim]/quantity/decimal")
     issued = running.sim.records.find(ATTESTATIONS, limit=100_000)
@@ -430,7 +447,7 @@ async def test_bad_payloads_get_a_content_fault(running: Running, spoil: str, me
         await _send_raw(running, patient, kmehr, **options)
     assert caught.value.code == "SOA-03007"
     assert message in caught.value.message
-    assert running.sim.records.find(CONSULTATIONS, prefix=f"{patient.ssin}:") == []
+    assert running.sim.ledger.find(patient.ssin) == []
 
 
 async def test_a_detail_that_is_not_deflate_gets_a_content_fault(running: Running) -> None:

@@ -24,7 +24,16 @@ from simulator.scenarios import Reject, load_scenario, load_shipped
 from simulator.services import efact_processing as processing
 from simulator.services import mailbox
 from tests.e2e.conftest import Running
-from tests.e2e.test_efact_flow import Answer, _blocks, _client, _settlement, _take, _types, run
+from tests.e2e.test_efact_flow import (
+    Answer,
+    _blocks,
+    _client,
+    _settlement,
+    _take,
+    _types,
+    forget_ledger,
+    run,
+)
 
 _sending_numbers = itertools.count(300)
 _seeds = itertools.count(500)
@@ -47,13 +56,21 @@ def _use(running: Running, text: str) -> None:
     )
 
 
-def _file(running: Running, invoices: int = 3, sending_number: int | None = None) -> bytes:
-    """A valid file of the day (one new day per file: one eFact file a day per third party)."""
+def _file(
+    running: Running,
+    invoices: int = 3,
+    sending_number: int | None = None,
+    mediprima: bool = False,
+) -> bytes:
+    """A valid file of the day (one new day per file: one eFact file a day per third party),
+    judged on its own: the ledger of the files before is forgotten (docs/rules.md "eFact")."""
     running.sim.clock.advance(timedelta(days=1))
+    forget_ledger(running.sim)
     out = io.BytesIO()
     spec = Spec(
         invoices=invoices, seed=next(_seeds), today=running.sim.clock.today(),
-        sending_number=sending_number or next(_sending_numbers),
+        sending_number=sending_number or next(_sending_numbers), mediprima=mediprima,
+        insurer=None if mediprima else "300",  # one union per file: the one posted to
     )  # fmt: skip
     generate(out, running.population, spec)
     return out.getvalue()
@@ -65,7 +82,7 @@ async def _post(running: Running, content: bytes, box: str = "hcpfac") -> None:
         await ga_client.post(
             client, box, content, message_name="ECM-HCPFAC" if box == "hcpfac_12" else "HCPFAC",
             destination_io="690" if box == "hcpfac_12" else "300",
-            input_reference=parse(content)[0].zone200("204"), now=running.sim.clock.now,
+            input_reference=parse(content)[0].zone200("204"),
         )  # fmt: skip
 
 
@@ -104,8 +121,9 @@ def test_each_rule_of_the_shipped_efact_rejections_scenario_fires_on_its_file(
 ) -> None:
     """Files 1-3: the file is refused (920099 type 01) with the rule's B code on record 10, and
     never settled. File 4: the F code on the first invoice (record 20 = record 2), in the
-    920098 and the 920900. Files 5-12: the R code on the first service (record 50 = record 3;
-    514225, a record-51 code, lands there too as the generated files have no 51)."""
+    920098 and the 920900. Files 5-10: the R code on the first service (record 50 = record
+    3). Files 11-12: 514225 can only be on a record 51 and 500119 only on a supplement
+    (docs/rules.md "eFact"); the generated files have neither, so they are accepted clean."""
     running = scenario
     sim = running.sim
     sim.replace_scenario(load_shipped("efact-rejections", operations=sim.registry.operation_names()))
@@ -119,6 +137,8 @@ def test_each_rule_of_the_shipped_efact_rejections_scenario_fires_on_its_file(
             expected.append((refused, "01", {1: [("B", code)]}, None))
         elif code.startswith("20"):
             expected.append((accepted, "00", {2: [("F", code)]}, {2: [("F", code)]}))
+        elif code in ("514225", "500119"):  # no record 51, no supplement: nowhere to land
+            expected.append((accepted, "00", {}, {}))
         else:
             expected.append((accepted, "00", {3: [("R", code)]}, {3: [("R", code)]}))
     assert len(expected) == 12
@@ -163,7 +183,8 @@ rules:
     match: {service: genasync, operation: post, message_name: [HCPFAC, ECM-HCPFAC]}
     action: {type: reject, code: "101420"}
 """)  # fmt: skip
-    answers = _flow(scenario, _file(scenario), box="hcpfac_12")
+    # CAAMI's own checks (docs/rules.md) pass: a MediPrima file, the forced code is alone.
+    answers = _flow(scenario, _file(scenario, mediprima=True), box="hcpfac_12")
     assert _outcome(answers) == (
         [("ECM-HCPFAC", "931000"), ("ECM-HCPVWR", "920099")], "01", {1: [("B", "101420")]}, None,
     )  # fmt: skip
@@ -293,7 +314,7 @@ def test_what_a_rule_did_to_a_file_survives_a_restart(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, patients=600, providers=80, no_delay=True)
     sim = Simulator.create(settings)
     out = io.BytesIO()
-    generate(out, sim.population, Spec(invoices=3, today=sim.clock.today()))
+    generate(out, sim.population, Spec(invoices=3, today=sim.clock.today(), insurer="300"))
     sender = sim.population.providers_of_kind("GP")[0].nihii  # the generator's third party
     common = codec.CommonInput(is_test=True, origin=codec.Origin(None, "", ""))
     request = codec.PostRequest(common, codec.Blob(out.getvalue(), "HCPFAC"), None)

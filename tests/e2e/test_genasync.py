@@ -23,7 +23,7 @@ from simulator.runtime import Simulator
 from simulator.security.pki import write_keystore
 from simulator.security.wssecurity import sign_envelope_saml, verify_request
 from simulator.security.xades import sign_blob, verify_blob
-from simulator.services import mailbox
+from simulator.services import efact_processing, mailbox
 from simulator.soap.addressing import request_headers
 from simulator.soap.envelope import new_envelope, serialize
 from simulator.soap.parser import parse_xml
@@ -276,6 +276,11 @@ def test_a_broken_mtom_request_gets_the_genasync_fault(running: Running) -> None
     fault = parse_xml(raw).find(f".//{{{codec.GA}}}fault")
     assert fault is not None
     assert "boundary" in codec.parse_fault(fault).message
+    # Refused before the pipeline, yet secured like every GenAsync answer.
+    verify_request(
+        parse_xml(raw), ca_cert=running.sim.pki.ca.cert, sts_cert=None,
+        now=running.sim.wire_now(), require="x509",
+    )  # fmt: skip
 
 
 # -- faults -----------------------------------------------------------------------------------
@@ -335,7 +340,13 @@ def test_a_schema_violation_gets_the_genasync_fault(running: Running) -> None:
 # -- durability -------------------------------------------------------------------------------
 
 
-def test_sigkill_between_post_or_deliver_and_confirm_loses_nothing(tmp_path: Path) -> None:
+def test_sigkill_between_post_or_deliver_and_confirm_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The insurer answers every file posted to hcpfac, even bytes that are no 920000 (a 931000
+    then a 920099): with no delays, those answers are due at once, and come exactly once beside
+    the message delivered by hand."""
+    monkeypatch.setenv(efact_processing.ENVIRONMENT, "0,0,0")
     settings = Settings(data_dir=tmp_path, patients=600, providers=80, no_delay=True)
     local = Simulator.create(settings)
     gp = next(p for p in local.population.providers if p.kind == "GP")
@@ -365,12 +376,19 @@ def test_sigkill_between_post_or_deliver_and_confirm_loses_nothing(tmp_path: Pat
             async with client_for(server) as client:
                 found = await ga_client.get(client, "hcpfac")
                 await ga_client.confirm(
-                    client, "hcpfac", references=[reference], tack_contents=[tack.content]
+                    client,
+                    "hcpfac",
+                    references=[m.detail.reference or "" for m in found.messages],
+                    tack_contents=[tack.content],
                 )
                 return found, await ga_client.get(client, "hcpfac")
 
         found, after = run(get_confirm())
-        assert [m.detail.reference for m in found.messages] == [reference]
+        by_hand = [m for m in found.messages if m.detail.reference == reference]
+        insurer = [m for m in found.messages if m.common.input_reference == "20240000000077"]
+        assert [m.detail.content for m in by_hand] == [b"931000"]
+        assert sorted(m.detail.content[:6] for m in insurer) == [b"920099", b"931000"]
+        assert len(found.messages) == 3
         assert [t.tack.reference for t in found.tacks] == [tack.reference]
         assert after.messages == () and after.tacks == ()
         server.kill()
@@ -436,6 +454,12 @@ def test_an_unsigned_request_gets_the_genasync_fault(running: Running) -> None:
     fault = root.find(f".//{{{codec.GA}}}fault")
     assert fault is not None
     assert codec.parse_fault(fault).code == "AUTHORIZATION_ERROR"
+    # The fault carries the answer's WS-Security header (the connector's
+    # IncomingSecurityHandler requires a Timestamp), signed like any other answer.
+    verify_request(
+        root, ca_cert=running.sim.pki.ca.cert, sts_cert=None, now=running.sim.wire_now(),
+        require="x509",
+    )  # fmt: skip
 
 
 def test_a_xades_over_other_content_is_refused(running: Running) -> None:

@@ -101,7 +101,6 @@ async def test_urgent_medical_aid_number_is_in_v2_only(running: Running) -> None
         ("mediprima-not-listed", SUCCESS, "NOT_IN_PROVIDER_LIST", True),
         ("mediprima-cover-inactive", SUCCESS, "DOCTOR_COVER_INACTIVE", True),
         ("mediprima-no-doctor-cover", SUCCESS, "NO_DOCTOR_COVER", True),
-        ("mediprima-old-path", SUCCESS, "OLD_PATH", True),
         ("mediprima-expired", DATA_NOT_FOUND, "NO_ACTIVE_DECISION", False),
         ("regular", DATA_NOT_FOUND, "NO_DECISION", False),
     ],
@@ -115,6 +114,17 @@ async def test_no_agreement_number_and_the_reason(
     assert (answer.status, answer.reason_codes) == (status, (reason,))
     assert bool(answer.carmeds) is with_card
     assert all(carmed.agreement_number is None for carmed in answer.carmeds)
+
+
+async def test_an_old_path_decision_may_be_billed_either_way(running: Running) -> None:
+    # docs/rules.md "MediPrima consultation": taken before 1 Sep 2025, the CPAS may still be
+    # billed (OLD_PATH, information) and MediPrima gives its agreement number too.
+    patient = _patient(running, "mediprima-old-path")
+    async with running.client() as client:
+        answer = await mediprima.consult(client, patient.ssin, reference_date=_today(running))
+    assert (answer.status, answer.reason_codes) == (SUCCESS, ("OLD_PATH",))
+    (carmed,) = answer.carmeds
+    assert carmed.agreement_number is not None
 
 
 async def test_an_invalid_ssin_is_the_requesters_error(running: Running) -> None:
@@ -365,7 +375,6 @@ async def test_urgent_medical_aid_is_flagged_on_each_line(running: Running) -> N
         ("regular", "202"),
         ("mediprima-suspended", "203"),
         ("mediprima-not-listed", "204"),
-        ("mediprima-old-path", "205"),
         ("mediprima-cover-inactive", "206"),
         ("mediprima-no-doctor-cover", "207"),
     ],
@@ -379,6 +388,20 @@ async def test_each_decision_problem_has_its_code(
             client, patient.ssin, [GP_CONSULTATION], _today(running)
         )
     assert (result.complete, [e.code for e in result.errors], result.lines) == (False, [code], ())
+
+
+async def test_urgent_aid_is_priced_only_once_attested(running: Running) -> None:
+    # docs/rules.md "CAAMI tarification" 208: the AMU attestation (UMA) must exist first.
+    patient = _patient(running, "mediprima-uma-missing")
+    today = _today(running)
+    async with running.client() as client:
+        refused = await mediprima.tarification(client, patient.ssin, [GP_CONSULTATION], today)
+        sent = await mediprima.send_uma(client, patient.ssin, today)
+        priced = await mediprima.tarification(client, patient.ssin, [GP_CONSULTATION], today)
+        await mediprima.delete_uma(client, patient.ssin, sent.attestations[0].number)
+    assert [e.code for e in refused.errors] == ["208"]
+    assert (priced.complete, priced.errors) == (True, ())
+    assert [line.urgent_medical_care for line in priced.lines] == [True]
 
 
 async def test_a_code_no_longer_attestable_is_196(running: Running) -> None:

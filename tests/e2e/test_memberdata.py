@@ -270,6 +270,9 @@ async def test_the_reconstructed_sample_request_is_answered(
     sample = shared_reference / "samples/reconstructed/memberdata-MemberDataConsultationRequest.xml"
     payload = parse_xml(sample.read_bytes())
     assert etree.QName(payload).localname == "MemberDataConsultationRequest"
+    # Its CareProvider must be the token's holder (else SOA-01002, issue 11): ours signs it.
+    for value in payload.iter(f"{{{codec.V3.core}}}Value"):
+        value.text = running.provider.nihii
     from simulator.client.connector import ServiceFault
 
     async with running.client() as client:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -69,16 +69,16 @@ class WireTap:
 
     def __init__(self, client: ConnectorClient) -> None:
         self.seen: list[tuple[int, bytes]] = []
-        original = client.post_raw
+        original = client.transmit
 
-        async def post_raw(
-            path: str, body: bytes, soap_action: str | None = None
+        async def transmit(
+            path: str, body: bytes, headers: Mapping[str, str]
         ) -> tuple[int, bytes]:
-            status, raw = await original(path, body, soap_action)
+            status, raw = await original(path, body, headers)
             self.seen.append((status, raw))
             return status, raw
 
-        client.post_raw = post_raw  # type: ignore[method-assign]
+        client.transmit = transmit  # type: ignore[method-assign]
 
     @property
     def last(self) -> tuple[int, bytes]:

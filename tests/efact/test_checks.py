@@ -135,10 +135,36 @@ def test_invoices_by_ascending_destination() -> None:
     assert found(data) == [(5, "20", "18", "201812", "B")]
 
 
-def test_unknown_record_type_is_a_format_error() -> None:
+def test_unknown_record_type_is_a_blocking_finding_named_after_the_expected_type() -> None:
+    """Issue 11: an unknown type used to drop the file silently. It is X0103 "Type
+    d'enregistrement non autorise" (digits) or X0101 "non numerique", X the type expected
+    there (a 50 after a 20); the record is skipped, so the 80's totals disagree too."""
     data = edit(small_file(), 3, 0, "77", checksum=False)
-    with pytest.raises(EfactFormatError, match="record 3: unknown type '77'"):
-        check_file(data, CheckOptions(today=TODAY))
+    assert found(data)[0] == (3, "77", "1", "500103", "B")
+    assert found(edit(small_file(), 3, 0, "X\n", checksum=False))[0] == (3, "X?", "1", "500101", "B")
+    assert found(edit(small_file(), 10, 0, "91", checksum=False))[0] == (10, "91", "1", "900103", "B")
+
+
+@pytest.mark.parametrize(
+    ("start", "value", "expected"),
+    [
+        (35, "00361210153\xe96", (3, "50", "8", "500801", "B")),  # numeric zone: ZZ01
+        (100, "\xb2", (3, "50", "20", "502001", "B")),  # "2".isdigit() but not a digit
+        (140, "caf\xe9\r", (3, "50", "28", "500003", "B")),  # free text: the own T0003
+        (348, "\x00", (3, "50", "99", "509902", "B")),  # zone 99: the checksum code
+    ],
+)
+def test_a_character_outside_printable_ascii_is_found_where_it_is(
+    start: int, value: str, expected: tuple[object, ...]
+) -> None:
+    data = edit(small_file(), 3, start, value, checksum=start < 348)
+    assert found(data) == [expected]
+
+
+def test_a_file_without_record_90_is_refused_900104() -> None:
+    data = small_file()
+    cut = data[: OFFSET + 350 * 8]  # records 1-8: the 90 and the summaries are gone
+    assert found(cut) == [(8, "90", "1", "900104", "B")]
 
 
 def test_truncated_file_is_a_format_error() -> None:
@@ -166,7 +192,7 @@ def test_truncated_file_is_a_format_error() -> None:
         (1, 119, "20261332", [(1, "10", "25", "102501", "B")]),
         (3, 16, "20261340", [(3, "50", "5", "500501", "B")]),
         (3, 16, "20261130", [(3, "50", "5", "500510", "R")]),
-        (3, 16, "20260922", [(3, "50", "5", "500503", "R")]),  # older than two months
+        (3, 16, "20260922", [(3, "50", "5", "500503", "E")]),  # older than two months
         (3, 24, "20261130", [(3, "50", "6a", "500610", "R")]),
         (3, 24, "2026113X", [(3, "50", "6a", "500601", "B")]),
         (3, 87, "+0000000ABCD", [(3, "50", "19", "501901", "B"), (5, "80", "19", "801910", "F"),
@@ -249,8 +275,17 @@ def test_wrong_insurance_amount_and_share(world) -> None:  # type: ignore[no-unt
     assert found(_priced(world, "regular", day, delta=1), population=world) == [
         (3, "50", "19", "501940", "R")
     ]
+    # Too high is the FAQ's 502742 (docs/rules.md "eFact"); too low stays 502741.
     assert found(_priced(world, "regular", day, share_delta=1), population=world) == [
+        (3, "50", "27", "502742", "R")
+    ]
+    assert found(_priced(world, "regular", day, share_delta=-1), population=world) == [
         (3, "50", "27", "502741", "R")
+    ]
+    # Every finding of the record, not only the first: 501940 and 502742 together.
+    assert found(_priced(world, "regular", day, delta=-100, share_delta=100),
+                 population=world) == [
+        (3, "50", "19", "501940", "R"), (3, "50", "27", "502742", "R")
     ]
 
 

@@ -48,8 +48,7 @@ def codes(found: list[Rejection] | tuple[Rejection, ...]) -> list[tuple[int, str
         ("101420", KINDS, (1, "10", "14", "B", "101420")),
         ("200820", KINDS, (2, "20", "8", "F", "200820")),  # invoice code: first 20
         ("500742", KINDS, (3, "50", "7", "R", "500742")),  # record code: first 50
-        ("514225", BLOCK, (4, "51", "42", "R", "514225")),  # a 51 code on the first 51 ...
-        ("514225", KINDS, (3, "50", "42", "R", "514225")),  # ... else on the first service
+        ("514225", BLOCK, (4, "51", "42", "R", "514225")),  # a 51 code on the first 51 only
         ("809802", KINDS, (5, "80", "98", "B", "809802")),  # B code of the 80: on the 80
     ],
 )
@@ -62,6 +61,10 @@ def test_a_forced_code_lands_on_the_first_record_of_its_type_or_level(
 
 def test_a_forced_code_with_nowhere_to_land_is_none() -> None:
     assert forced(["10", "90"], "500742") is None
+    # A record 51 code never lands on a 50 (docs/rules.md "eFact"), nor 500119 on a service
+    # that is no supplement.
+    assert forced(KINDS, "514225") is None
+    assert forced(BLOCK, "500119") is None
 
 
 def test_a_forced_file_code_refuses_the_file_920099_type_01() -> None:
@@ -88,14 +91,18 @@ def test_forced_invoice_and_record_codes_are_answered_in_a_920098() -> None:
         assert codes(decision.rejections) == expected
 
 
-def test_forced_500119_rejects_the_first_service_as_part_of_its_block() -> None:
-    """500119 says the service is refused with the rest of its block: the first 50 gets it
-    and its 51 follows with 510119; a cascade is one error, so the file is still accepted."""
-    decision = decide(BLOCK, [], FACTS, DAY, [], force=forced(BLOCK, "500119"))
+def test_forced_500119_lands_on_the_first_supplement_and_its_51_follows() -> None:
+    """500119 says a secondary service falls with its main one (docs/rules.md "eFact"): it
+    lands on the first supplement of `links` (record 4 supplements record 3), whose 51 then
+    gets 510119; the main service is untouched and the file still accepted."""
+    kinds = ["10", "20", "50", "50", "51", "80", "90"]
+    links = {4: 3}
+    decision = decide(kinds, [], FACTS, DAY, [], force=forced(kinds, "500119", links=links),
+                      links=links)  # fmt: skip
     assert codes(decision.rejections) == [
-        (3, "50", "1", "R", "500119"), (4, "51", "1", "R", "510119"),
+        (4, "50", "1", "R", "500119"), (5, "51", "1", "R", "510119"),
     ]  # fmt: skip
-    assert (decision.verdict, decision.percentage) == (ACCEPTED, "02500")
+    assert decision.verdict == ACCEPTED
 
 
 # -- 101420 -----------------------------------------------------------------------------------

@@ -101,7 +101,11 @@ def test_soap_fault_and_other_actions() -> None:
     )
     fault, cut = (rule.action for rule in scenario.rules)
     genins = ErrorCatalogue.load("genins").entry("SOA-02002")
-    assert fault == SoapFaultAction("SOA-02002", genins.fr, genins.fr, genins.nl, 503)
+    # The reason is the English Message; the French and Dutch ones are the catalogue's.
+    reason = "service temporarily not available; try again, else contact the helpdesk"
+    assert fault == SoapFaultAction(
+        "SOA-02002", f"{reason} (forced by the running scenario)", genins.fr, genins.nl, 503
+    )
     assert cut == TruncatedBody(0.25)
 
 
@@ -275,3 +279,31 @@ def test_file_name_gives_default_name_and_errors_carry_the_path(tmp_path: Path) 
     with pytest.raises(ScenarioError) as caught:
         load_scenario_file(bad)
     assert caught.value.lines() == [f"{bad}:2: `rules` must be a list"]
+
+
+def test_forced_fault_messages_are_in_the_language_their_xml_lang_says() -> None:
+    """A forced SOA-02002 and a forced business code carried in a fault: French under fr,
+    Dutch under nl, English under en (it used to carry the French text under en)."""
+    from simulator.scenarios.model import Reject, SoapFaultAction
+    from simulator.server.overlay import rejection_fault
+    from simulator.soap.faults import SoapFault, fault_envelope
+
+    scenario = load_scenario(
+        "name: t\nrules:\n"
+        "  - id: busy\n    match: {service: etar}\n    action: {type: soap_fault, code: SOA-02002}\n"
+        "  - id: refused\n    match: {service: eattest}\n    action: {type: reject, code: '196'}\n",
+        source="t.yaml",
+    )
+    busy, refused = (rule.action for rule in scenario.rules)
+    assert isinstance(busy, SoapFaultAction) and isinstance(refused, Reject)
+
+    def messages(fault: SoapFault) -> dict[str, str]:
+        lang = "{http://www.w3.org/XML/1998/namespace}lang"
+        return {m.get(lang, ""): m.text or "" for m in fault_envelope(fault).iter("Message")}
+
+    forced = messages(SoapFault(busy.code, busy.reason))
+    assert "temporairement" in forced["fr"] and "tijdelijk" in forced["nl"]
+    assert forced["en"].startswith("service temporarily not available")
+    carried = messages(rejection_fault(refused))
+    assert (carried["fr"], carried["nl"]) == (refused.text_fr, refused.text_nl)
+    assert carried["en"] == "eattest code 196 forced by the running scenario"

@@ -176,11 +176,39 @@ def test_provider_subject_round_trips(pki: TestPki, nihii: str, profession: str)
     assert {"eHealth-platform Belgium", f"SSIN={SSIN}", f"NIHII-{profession}={nihii}"} <= set(ous)
 
 
-def test_provider_without_name_uses_the_ehealth_ssin_cn(pki: TestPki) -> None:
-    identity = pki.issue_provider("10185748004", SSIN)
+def test_provider_subject_is_the_real_ehealth_form(pki: TestPki) -> None:
+    # Real personal certificates: identifiers in the CN, the holder name in an OU.
+    identity = pki.issue_provider("10185748004", SSIN, "Jan Peeters")
     cn = identity.cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
-    assert cn == f"SSIN={SSIN}"
-    assert parse_subject(identity.cert).name is None
+    assert cn == f"SSIN={SSIN}, NIHII-PHYSICIAN=10185748004"
+    assert parse_subject(identity.cert).name == "Jan Peeters"
+    nameless = pki.issue_provider("10185748004", SSIN)
+    assert parse_subject(nameless.cert).name is None
+    assert parse_subject(nameless.cert).ssin == SSIN
+
+
+def test_the_legacy_provider_subject_is_still_read(pki: TestPki) -> None:
+    identity = pki.issue_provider("10185748004", SSIN, "Jan Peeters", legacy_subject=True)
+    cn = identity.cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    assert cn == "Jan Peeters"
+    assert parse_subject(identity.cert) == CertSubject(
+        ssin=SSIN, nihii="10185748004", profession="PHYSICIAN", name="Jan Peeters"
+    )
+
+
+@pytest.mark.parametrize(
+    ("nihii", "profession"),
+    [
+        ("51234567001", "LOGOPEDIST"),
+        ("81234567001", "DIETICIAN"),
+        ("91234567001", "CLINICAL_PSYCHOLOGIST"),
+        ("61234567001", "OPTICIAN"),
+        ("51234567001", "PODOLOGIST"),
+    ],
+)
+def test_the_new_professions(pki: TestPki, nihii: str, profession: str) -> None:
+    identity = pki.issue_provider(nihii, SSIN, "An Janssens", profession=profession.lower())
+    assert parse_subject(identity.cert).profession == profession
 
 
 def test_nurse_digit_may_be_a_midwife_but_not_a_physician(pki: TestPki) -> None:
@@ -239,10 +267,16 @@ def test_issued_certificates_are_recorded_without_keys(tmp_path: Path) -> None:
     first = pki.issue_provider("10185748004", SSIN, "First")
     pki.issue_provider("30202929001", SSIN, "Dentist")
     second = pki.issue_provider("10185748004", SSIN, "Second")
-    files = sorted(p.name for p in pki.providers_dir.iterdir())
-    assert files == ["10185748004.pem", "30202929001.pem"]
+    files = {p.name for p in pki.providers_dir.iterdir()}
+    # The earlier certificate is kept (its keystore still works); <nihii>.pem is the newest.
+    assert files == {
+        "10185748004.pem",
+        f"10185748004.{first.cert.serial_number:x}.pem",
+        "30202929001.pem",
+    }
     certs = pki.provider_certificates()
-    assert second.cert in certs and first.cert not in certs
+    assert first.cert in certs and second.cert in certs
+    assert certs.index(second.cert) < certs.index(first.cert)  # lookups serve the newest
     for path in pki.providers_dir.iterdir():
         assert b"PRIVATE KEY" not in path.read_bytes()
 
@@ -418,3 +452,170 @@ def _self_signed_with(
         .not_valid_after(NOW + dt.timedelta(days=1))
         .sign(signer, hashes.SHA256())
     )
+
+
+# --- organisations, eID, malformed subjects (issue 10) -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "identifier", "id_type", "nihii", "cbe"),
+    [
+        ("hospital", "71022212", "NIHII-HOSPITAL", "71022212", None),
+        ("medicalhouse", "94123456000", "NIHII-MEDICAL_HOUSE", "94123456", None),
+        ("guardpost", "94012345", "NIHII-GUARD_POST", "94012345", None),
+        ("pharmacy", "60567689", "NIHII-PHARMACY", "60567689", None),
+        ("groupofnurses", "40123456", "NIHII-GROUP", "40123456", None),
+        ("enterprise", "820563481", "CBE", None, "0820563481"),
+    ],
+)
+def test_organisation_certificates(
+    pki: TestPki, kind: str, identifier: str, id_type: str, nihii: str | None, cbe: str | None
+) -> None:
+    identity = pki.issue_organisation(kind, identifier, "Test Org")
+    value = nihii or cbe
+    cn = identity.cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    assert cn == f"{id_type}={value}"
+    subject = parse_subject(identity.cert)
+    assert (subject.organisation_type, subject.nihii, subject.cbe, subject.ssin) == (
+        kind,
+        nihii,
+        cbe,
+        None,
+    )
+    assert subject.is_organisation and subject.name == "Test Org"
+    assert chains_to(identity.cert, pki.ca.cert)
+    assert (pki.providers_dir / f"{value}.pem").is_file()  # for the ETK depot
+
+
+def test_organisation_identifiers_are_checked(pki: TestPki) -> None:
+    with pytest.raises(ValueError, match="not one the STS certifies"):
+        pki.issue_organisation("bakery", "71022212")
+    with pytest.raises(ValueError, match="8 digits"):
+        pki.issue_organisation("hospital", "7102221")
+
+
+def test_eid_certificates_chain_to_the_eid_ca(pki: TestPki) -> None:
+    from simulator.security.pki import issued_by_any
+
+    eid = pki.issue_eid(SSIN, "Jan Marie", "Peeters")
+    # As on a real card: C=BE, CN=<GN SN> (Authentication), SN, GN, SERIALNUMBER=<SSIN>.
+    assert [(a.oid, a.value) for a in eid.cert.subject] == [
+        (NameOID.COUNTRY_NAME, "BE"),
+        (NameOID.COMMON_NAME, "Jan Marie Peeters (Authentication)"),
+        (NameOID.SURNAME, "Peeters"),
+        (NameOID.GIVEN_NAME, "Jan Marie"),
+        (NameOID.SERIAL_NUMBER, SSIN),
+    ]
+    subject = parse_subject(eid.cert)
+    assert (subject.ssin, subject.given_name, subject.surname, subject.name) == (
+        SSIN,
+        "Jan Marie",
+        "Peeters",
+        "Jan Marie Peeters",
+    )
+    assert subject.nihii is None and not subject.is_organisation
+    assert chains_to(eid.cert, pki.eid_ca.cert) and not chains_to(eid.cert, pki.ca.cert)
+    assert issued_by_any(eid.cert, pki.trusted_roots)
+    assert pki.eid_ca_cert_path.read_bytes() == pki.eid_ca.cert_pem
+    assert not list(pki.providers_dir.glob(f"*{SSIN}*"))  # an eID has no ETK
+
+
+def test_a_pki_made_before_the_eid_ca_gets_one(tmp_path: Path) -> None:
+    pki = TestPki.load_or_create(tmp_path)
+    (pki.pki_dir / "eid-ca.pem").unlink()
+    (pki.pki_dir / "eid-ca.key").unlink()
+    upgraded = TestPki.load_or_create(tmp_path)
+    assert upgraded.ca.cert == pki.ca.cert and upgraded.eid_ca.cert != pki.eid_ca.cert
+    assert TestPki.load_or_create(tmp_path).eid_ca.cert == upgraded.eid_ca.cert
+
+
+def test_real_organisation_and_eid_subjects_are_read() -> None:
+    ou, cn = NameOID.ORGANIZATIONAL_UNIT_NAME, NameOID.COMMON_NAME
+    hospital = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "BE"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Federal Government"),
+            x509.NameAttribute(ou, "eHealth-platform Belgium"),
+            x509.NameAttribute(ou, "AZ Test"),
+            x509.NameAttribute(ou, '"NIHII-HOSPITAL=71022212"'),
+            x509.NameAttribute(cn, "NIHII-HOSPITAL=71022212, MYAPP"),
+        ]
+    )
+    subject = parse_subject(_self_signed(hospital))
+    assert (subject.organisation_type, subject.nihii, subject.name) == (
+        "hospital",
+        "71022212",
+        "AZ Test",
+    )
+    # The insurer's own certificates (OU=CBE=..., SERIALNUMBER=<10-digit CBE>) read as an
+    # enterprise, never as a person.
+    insurer = parse_subject(
+        _self_signed(
+            x509.Name(
+                [
+                    x509.NameAttribute(ou, "CBE=0820563481"),
+                    x509.NameAttribute(NameOID.SERIAL_NUMBER, "0820563481"),
+                    x509.NameAttribute(cn, "MYCARENET"),
+                ]
+            )
+        )
+    )
+    assert (insurer.organisation_type, insurer.cbe, insurer.ssin) == (
+        "enterprise",
+        "0820563481",
+        None,
+    )
+
+
+def resign_with_patched_subject(
+    identity: Identity, issuer: Identity, placeholder: bytes, replacement: bytes
+) -> x509.Certificate:
+    """`identity`'s certificate with bytes of its TBS replaced and signed again by `issuer`:
+    a certificate a CA really issued whose subject DER cannot be decoded."""
+    der = identity.cert.public_bytes(serialization.Encoding.DER)
+    tbs = identity.cert.tbs_certificate_bytes
+    assert len(placeholder) == len(replacement) and tbs.count(placeholder) == 1
+    patched = tbs.replace(placeholder, replacement)
+    assert isinstance(issuer.key, rsa.RSAPrivateKey)
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    signature = issuer.key.sign(patched, padding.PKCS1v15(), hashes.SHA256())
+    start = der.index(tbs) + len(tbs)
+    algorithm = der[start : start + 2 + der[start + 1]]  # short-form SEQUENCE (15 bytes)
+    bits = b"\x00" + signature
+    body = patched + algorithm + b"\x03" + _der_length(len(bits)) + bits
+    return x509.load_der_x509_certificate(b"\x30" + _der_length(len(body)) + body)
+
+
+def _der_length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(raw)]) + raw
+
+
+def test_parse_subject_is_total_on_an_undecodable_subject(pki: TestPki) -> None:
+    identity = pki.issue_provider("10185748004", SSIN, "QQQQQQQQ")
+    broken = resign_with_patched_subject(identity, pki.ca, b"QQQQQQQQ", b"\xff\xfe" * 4)
+    assert chains_to(broken, pki.ca.cert)  # really issued by the CA
+    with pytest.raises(ValueError):
+        broken.subject.rfc4514_string()
+    subject = parse_subject(broken)
+    assert subject.problem is not None and "cannot be decoded" in subject.problem
+    assert (subject.ssin, subject.nihii, subject.organisation_type) == (None, None, None)
+
+
+def test_keystores_use_the_legacy_protection_of_ehealth_keystores(tmp_path: Path) -> None:
+    """3DES and a SHA-1 MAC, readable by Java stacks that put BouncyCastle first (WSS4J
+    1.6): checked with openssl, which names the algorithms it finds."""
+    from simulator.security.pki import TestPki, write_keystore
+
+    pki = TestPki.load_or_create(tmp_path)
+    path = tmp_path / "gp.p12"
+    write_keystore(path, pki.issue_provider("10394044003", "62040858223", "Ana Tanghe"), "pw")
+    info = subprocess.run(
+        ["openssl", "pkcs12", "-info", "-in", str(path), "-passin", "pass:pw", "-noout"],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stderr
+    assert "MAC: sha1" in info
+    assert "pbeWithSHA1And3-KeyTripleDES-CBC" in info

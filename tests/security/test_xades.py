@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
 from simulator.codecs.blob import encode_blob
@@ -21,6 +22,7 @@ from simulator.security.pki import BACKDATE, Identity, TestPki
 from simulator.security.xades import (
     BASE64,
     ENCRYPTED,
+    MAX_CONTENT,
     OPTIONAL_DEFLATE,
     XADES,
     XadesError,
@@ -197,7 +199,8 @@ def test_the_deflate_digest_covers_the_inflated_content(pki: TestPki, signer: Id
 def test_a_deflate_bomb_is_capped(pki: TestPki, signer: Identity) -> None:
     detail = _post("text/plain", "deflate")[0]
     compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
-    bomb = compressor.compress(b"\0" * (21 * 1024 * 1024)) + compressor.flush()
+    # The cap is the insurer's largest answer (64 MiB), which MyCareNet signs too.
+    bomb = compressor.compress(b"\0" * (MAX_CONTENT + 1024 * 1024)) + compressor.flush()
     detail.text = base64.b64encode(bomb).decode()
     with pytest.raises(XadesError, match="limit"):
         _sign(pki, detail, signer)
@@ -560,3 +563,107 @@ def test_signed_known_content_still_fits_the_official_schema(
     sign_enveloped(document, key=signer.key, cert=signer.cert, signing_time=_moment(pki))
     assert schema.validate(document), schema.error_log
     assert verify_enveloped(document, ca_cert=pki.ca.cert, now=_moment(pki)) == signer.cert
+
+
+# -- eAttest v3 from FHC/IFHC: [enveloped-signature, base64, exc-c14n] (client-quirks #9) ------
+
+ENVELOPED_SIGNATURE = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+
+
+def _santuario_shaped(
+    pki: TestPki, who: Identity, tmp_path: Path, transforms: list[str]
+) -> etree._Element:
+    """What FHC's `EattestV3ServiceImpl.kt handleEncryption` produces, signed by xmlsec1
+    (tests/support/independent.py `santuario_xades`)."""
+    from tests.support.independent import santuario_xades
+
+    known = etree.tostring(_known_content())
+    signed = santuario_xades(
+        known,
+        private_key_pem=who.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+        cert_der=who.cert.public_bytes(serialization.Encoding.DER),
+        issuer_name=who.cert.issuer.rfc4514_string(),
+        serial_number=who.cert.serial_number,
+        signing_time=_moment(pki).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        transforms=tuple(transforms),
+    )
+    return etree.fromstring(signed)
+
+
+@pytest.mark.parametrize(
+    "transforms",
+    [
+        [ENVELOPED_SIGNATURE, BASE64, EXC_C14N],  # FHC/IFHC (Santuario, encapsulate=true)
+        [BASE64, EXC_C14N],  # CONN 4.7.3 (DefaultSigningOptions)
+    ],
+)
+def test_an_independently_signed_eattest_xades_verifies_in_both_forms(
+    pki: TestPki, signer: Identity, tmp_path: Path, transforms: list[str]
+) -> None:
+    document = _santuario_shaped(pki, signer, tmp_path, transforms)
+    assert verify_enveloped(document, ca_cert=pki.ca.cert, now=_moment(pki)) == signer.cert
+    # The digest still covers the business content, whichever form.
+    document[1].text = base64.b64encode(XML_PAYLOAD.replace(b">1<", b">2<")).decode()
+    with pytest.raises(XadesError, match="does not match"):
+        verify_enveloped(document, ca_cert=pki.ca.cert, now=_moment(pki))
+
+
+@pytest.mark.parametrize(
+    "transforms",
+    [
+        [BASE64, ENVELOPED_SIGNATURE, EXC_C14N],  # enveloped-signature reads a node-set: first
+        [ENVELOPED_SIGNATURE, ENVELOPED_SIGNATURE, BASE64, EXC_C14N],
+        [ENVELOPED_SIGNATURE, EXC_C14N],
+    ],
+)
+def test_enveloped_signature_elsewhere_than_first_is_refused(
+    pki: TestPki, signer: Identity, tmp_path: Path, transforms: list[str]
+) -> None:
+    # xmlsec1 will not sign these chains: rewrite a valid one and sign its SignedInfo again.
+    document = _santuario_shaped(pki, signer, tmp_path, [ENVELOPED_SIGNATURE, BASE64, EXC_C14N])
+    signature = etree.fromstring(base64.b64decode(document[2].text or ""))
+    chain = signature.find("ds:SignedInfo/ds:Reference/ds:Transforms", NS)
+    assert chain is not None
+    for transform in list(chain):
+        chain.remove(transform)
+    for algorithm in transforms:
+        etree.SubElement(chain, f"{{{DS}}}Transform", Algorithm=algorithm)
+    document[2].text = base64.b64encode(_resign(signature, signer)).decode()
+    with pytest.raises(XadesError, match="are not allowed"):
+        verify_enveloped(document, ca_cert=pki.ca.cert, now=_moment(pki))
+
+
+def test_a_detached_blob_signature_may_not_claim_enveloped_signature(
+    pki: TestPki, signer: Identity
+) -> None:
+    detail = _post("text/plain", "none")[0]
+    signature = etree.fromstring(_sign(pki, detail, signer))
+    chain = signature.find("ds:SignedInfo/ds:Reference/ds:Transforms", NS)
+    assert chain is not None
+    chain.insert(0, etree.Element(f"{{{DS}}}Transform", Algorithm=ENVELOPED_SIGNATURE))
+    with pytest.raises(XadesError, match="are not allowed"):
+        verify_blob(_resign(signature, signer), detail, ca_cert=pki.ca.cert, now=_moment(pki))
+
+
+def test_the_enveloped_signature_transform_removes_the_signature_it_sits_in() -> None:
+    """XMLDSig 6.6.4: the node-set minus the enveloping ds:Signature (its tail text stays)."""
+    from simulator.security.xades import apply_transforms
+
+    content = etree.fromstring(
+        f'<e:BusinessContent xmlns:e="{ENCRYPTED}" xmlns:ds="{DS}" id="_c1">QUJD'
+        "<ds:Signature><ds:SignatureValue>eHl6</ds:SignatureValue></ds:Signature>REVG"
+        "</e:BusinessContent>"
+    )
+    signature = content[0]
+    chain = [ENVELOPED_SIGNATURE, BASE64]
+    assert apply_transforms(content, chain, "BusinessContent", signature) == b"ABCDEF"
+    assert len(content) == 1  # the document itself is left as it was
+    with pytest.raises(XadesError, match="base64 text only"):
+        apply_transforms(content, [BASE64], "BusinessContent")
+    other = etree.fromstring(f'<ds:Signature xmlns:ds="{DS}"/>')
+    with pytest.raises(XadesError, match="base64 text only"):  # not the enveloping one
+        apply_transforms(content, chain, "BusinessContent", other)

@@ -81,11 +81,11 @@ def test_picks_the_operation_by_path_and_body_root():
             "does not match SendAttestation",
         ),
         (
-            "/MyCareNet/eAttest/v3",
-            None,
-            "{urn:a}SendAttestationRequest",
+            "/MyCareNet/MemberData/v1",
+            "urn:a:SendAttestation",
+            "{urn:m}Req",
             500,
-            "SOAPAction header is missing",
+            "does not match MemberDataConsultation",
         ),
     ],
 )
@@ -101,3 +101,27 @@ def test_soap_action_quotes_are_ignored():
     assert normalise_soap_action('"urn:a:SendAttestation"') == "urn:a:SendAttestation"
     assert normalise_soap_action(None) is None
     assert REGISTRY.paths == ["/MyCareNet/MemberData/v1", "/MyCareNet/eAttest/v3"]
+
+
+@pytest.mark.parametrize("action", [None, ""])
+def test_without_soap_action_the_body_root_decides(action):
+    """SAAJ (the connector) sends no SOAPAction header on MemberData and GenAsync
+    (client-quirks #1): the body root names the operation, on every path."""
+    assert (
+        REGISTRY.resolve(
+            "/MyCareNet/eAttest/v3", action, payload("{urn:a}CancelAttestationRequest")
+        )
+        is CANCEL
+    )
+    assert REGISTRY.resolve("/MyCareNet/MemberData/v1", action, payload("{urn:m}Req")) is MEMBER
+    with pytest.raises(SoapFault) as caught:
+        REGISTRY.resolve("/MyCareNet/eAttest/v3", action, payload("{urn:a}Other"))
+    assert caught.value.code == "SOA-03005"
+
+
+def test_a_utf8_soap_action_is_read_as_sent() -> None:
+    """HTTP gives header bytes as Latin-1: a UTF-8 value is decoded back, so that a fault
+    quoting it shows 'é', not 'Ã©' (found by the fuzz suite)."""
+    sent = '"urn:é"'.encode().decode("latin-1")
+    assert normalise_soap_action(sent) == "urn:é"
+    assert normalise_soap_action("urn:\xe9") == "urn:\xe9"  # Latin-1 that is not UTF-8: kept
