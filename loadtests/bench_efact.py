@@ -16,9 +16,9 @@ insurer's delays at 0 (the settlement held back an hour, so that it is not in th
 posts a file of --post-invoices invoices to hcpfac as the first GP (signed, XAdES, deflated),
 and polls `get` until the 920098 arrives: it prints the post's round trip and the seconds from
 the start of the post to the 920098 in hand (checks, the answer file, its XAdES-T, transfer).
-Blobs are limited to 20 MB inflated (as every GenAsync blob here), and a 920098 echoes each
-350-byte record in 800 bytes: 6,000 invoices (~24,000 records, 8 MB posted) is about the
-largest file whose 920098 a client can still read.
+A posted blob is limited to 20 MB inflated (~15,000 invoices); a 920098 echoes each 350-byte
+record in 800 bytes, and answers are read up to 64 MiB (MAX_ANSWER_BYTES), so the 920098 of
+any file that may be posted can be read back.
 """
 
 from __future__ import annotations
@@ -146,7 +146,8 @@ def _bench_post(invoices: int, rate: float) -> None:
     out = io.BytesIO()
     # Record faults only: a checksum fault is blocking and would refuse the file.
     faults = tuple(kind for kind in FAULTS if kind != "checksum")
-    spec = Spec(invoices=invoices, error_rate=rate, seed=2, today=today, faults=faults)
+    spec = Spec(invoices=invoices, error_rate=rate, seed=2, today=today, faults=faults,
+                insurer="300")  # posted to 300: one union per file
     generate(out, world, spec)
     content = out.getvalue()
     records = _records_of(content)

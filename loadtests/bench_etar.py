@@ -2,7 +2,8 @@
 
     python loadtests/bench_etar.py [--requests 3000] [--concurrency 32] [--rounds 5]
 
-Starts `mycarenet-sim serve` (strict security) in a child process on a free port, gets a token
+Starts `mycarenet-sim serve --scenario load` (strict security, replays of the pre-signed
+requests allowed) in a child process on a free port, gets a token
 from its STS like a connector, pre-signs every request (so the figure is the server's, not the
 load generator's), fires them with N concurrent connections and prints round trips per second
 with latency percentiles, next to the raw RSA-2048 signing ceiling of this machine. The server
@@ -133,7 +134,9 @@ class Round:
 
 async def run(requests: int, concurrency: int, rounds: int) -> None:
     results: list[Round] = []
-    async with local_server("--no-delay") as server:
+    # Pre-signed requests are sent round after round: the shipped `load` scenario accepts
+    # replays (any other refuses them as the ESB does) and has no latency model.
+    async with local_server("--scenario", "load", "--no-delay") as server:
         print(f"pre-signing {requests} eTar requests ...", flush=True)
         bodies = await presign(server.base_url, server.data_dir, requests)
         await fire(server.base_url, bodies[: min(200, len(bodies))], concurrency)  # warm-up

@@ -28,6 +28,26 @@ SOURCES = {
     "memberdata": "MemberDataErrors.json",
 }
 
+# Codes the official catalogue lacks but a newer list has, appended after its entries with
+# their source (issue 12: the insurer's ledger rules need them).
+SUPPLEMENTS: dict[str, list[dict[str, str | None]]] = {
+    "efact": [
+        {
+            "code": "500415",
+            "path": None,
+            "fr": "Enregistrement prothèse dentaire non précédé des enregistrements des "
+            "différentes phases de fabrication",
+            "nl": "Record tandprothese niet voorafgegaan door de records met de verschillende "
+            "fases van vervaardiging.",
+            "location_fr": "",
+            "location_nl": "",
+            "type": "R",
+            "source": "NL: PYC ehealth/efact/error_mappings.py (liste_codes_erreur_lijst.xls) "
+            "[O]; FR: our translation [A]; letter R [A]",
+        }
+    ],
+}
+
 
 def _text(value: Any) -> str:
     """Trimmed text without the byte-order marks some entries carry."""
@@ -80,6 +100,8 @@ def convert(reference: Path, output: Path = OUTPUT) -> dict[str, int]:
         if not isinstance(raw, list):
             raise ValueError(f"{filename}: expected a JSON list of entries")
         records = [convert_entry(name, entry) for entry in raw]
+        known = {record["code"] for record in records}
+        records += [extra for extra in SUPPLEMENTS.get(name, []) if extra["code"] not in known]
         # One record per line: compact yet readable in a diff.
         lines = ",\n".join(
             json.dumps(record, ensure_ascii=False, separators=(",", ":")) for record in records
