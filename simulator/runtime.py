@@ -10,6 +10,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -30,10 +31,10 @@ from simulator.store.backends import open_backends
 from simulator.store.base import JournalBodies, JournalPolicy, Store
 from simulator.store.ledger import Ledger, RecordsLedger
 from simulator.store.records import Records
-from simulator.store.shared_clock import SharedClock
-from simulator.store.shared_counters import PostgresTally
-from simulator.store.shared_scenario import SharedScenario, sealing_key
-from simulator.store.shared_state import SharedState
+
+if TYPE_CHECKING:  # the shared-state modules need psycopg, which only the [postgres] extra has
+    from simulator.store.shared_scenario import SharedScenario
+    from simulator.store.shared_state import SharedState
 
 RESPONSE_TIMESTAMP_TTL = timedelta(minutes=5)
 
@@ -93,6 +94,8 @@ class Simulator:
         scenario = load_named(settings.scenario, operations=registry.operation_names())
         backends = open_backends(settings.data_dir, settings.store_url, journal_policy(settings))
         if backends.shared is not None:
+            from simulator.store.shared_clock import SharedClock
+
             # The clock every process shares: the stored one, or this one becomes it.
             clock = SharedClock.join(backends.shared, clock)
         sim = cls(
@@ -110,6 +113,8 @@ class Simulator:
             shared=backends.shared,
         )
         if backends.shared is not None:
+            from simulator.store.shared_scenario import SharedScenario, sealing_key
+
             sim.shared_scenario = SharedScenario(
                 backends.shared, sealing_key(sim.pki), sim._run_scenario
             )
@@ -130,6 +135,8 @@ class Simulator:
     def _run_scenario(self, scenario: Scenario, generation: int | None = None) -> None:
         tally = None
         if self.shared is not None and generation is not None:
+            from simulator.store.shared_counters import PostgresTally
+
             tally = PostgresTally(self.shared.pool, generation)  # counted by every worker
         self.scenarios = _engine(scenario, self.clock, self.settings, tally)
 
