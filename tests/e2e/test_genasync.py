@@ -325,9 +325,7 @@ def test_a_schema_violation_gets_the_genasync_fault(running: Running) -> None:
             )
             payload.remove(payload.find(f"{{{codec.GA}}}MsgQuery"))
             with pytest.raises(ga_client.GenAsyncFaultError) as caught:
-                await ga_client.call(
-                    client, "hcpfac", "get", payload, to=None, now=running.sim.clock.now()
-                )
+                await ga_client.call(client, "hcpfac", "get", payload, to=None)
             return caught.value
 
     error = run(scenario())
@@ -477,8 +475,7 @@ def test_a_xades_over_other_content_is_refused(running: Running) -> None:
                 common, codec.Blob(FLAT_FILE, "HCPFAC", id="blob"), xades=signature
             )
             await ga_client.call(
-                client, "hcpfac", "post", payload, to="urn:nip:destination:io:300",
-                now=running.sim.clock.now(),
+                client, "hcpfac", "post", payload, to="urn:nip:destination:io:300"
             )  # fmt: skip
 
     with pytest.raises(ga_client.GenAsyncFaultError) as caught:
