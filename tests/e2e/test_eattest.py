@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import itertools
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -31,41 +29,23 @@ from simulator.store.records import SqliteRecords
 from tests.codecs.test_eattest_codec import kmehr_134_schema
 from tests.e2e.conftest import Running
 from tests.support.independent import openssl_unseal
+from tests.support.patients import FreshPatients
 
 CONSULTATION = "101032"  # GP consultation at the surgery, official fee 30.00 [A]
 HOME_VISIT = "103132"
 ENCRYPTED = "urn:be:cin:encrypted"
 DS = "http://www.w3.org/2000/09/xmldsig#"
 XADES = "http://uri.etsi.org/01903/v1.3.2#"
-_fresh = itertools.count()
+_fresh = FreshPatients()
 
 
 def _today(running: Running) -> date:
     return running.sim.clock.today()
 
 
-def _plain_patients(running: Running) -> Iterator[Patient]:
-    """Insured, not BIM, no medical house, no DMG: nothing in the way of an attestation.
-
-    Only randomly drawn patients: the situation patients belong to the tests that name them.
-    """
-    today = _today(running)
-    for patient in running.population.patients:
-        if (
-            patient.situation == "random"
-            and patient.dmg_holder is None
-            and patient.period_on(today) is not None
-            and patient.death_date is None
-            and not patient.bim
-            and not patient.medical_house
-            and not patient.mediprima
-        ):
-            yield patient
-
-
 def _fresh_patient(running: Running) -> Patient:
     """A different plain patient for each call, so tests never share a consultation."""
-    return list(itertools.islice(_plain_patients(running), 200))[next(_fresh)]
+    return _fresh.next_for(running.population, _today(running))
 
 
 def _line(running: Running, code: str = CONSULTATION, **changes: object) -> ServiceLine:

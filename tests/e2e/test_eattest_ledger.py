@@ -10,8 +10,6 @@ duplicate: a second GP's contact the same day, or one the author declares (NIHDI
 from __future__ import annotations
 
 import dataclasses
-import itertools
-from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -23,34 +21,21 @@ from simulator.domain.eattest import OA_ALIASES
 from simulator.domain.ledger_rules import Channel, LedgerService, constraints
 from simulator.domain.population import Patient, Provider
 from tests.e2e.conftest import Running
+from tests.support.patients import FreshPatients
 
 CONSULTATION = "101032"
 HOME_VISIT = "103132"
 DISTINCT_CONTACT = constraints().distinct_contact  # "01"
-_fresh = itertools.count()
+_fresh = FreshPatients(without_dmg=False)
 
 
 def _today(running: Running) -> date:
     return running.sim.clock.today()
 
 
-def _plain(running: Running) -> Iterator[Patient]:
-    today = _today(running)
-    for patient in running.population.patients:
-        if (
-            patient.situation == "random"
-            and patient.period_on(today) is not None
-            and patient.death_date is None
-            and not patient.bim
-            and not patient.medical_house
-            and not patient.mediprima
-        ):
-            yield patient
-
-
 def _patient(running: Running) -> Patient:
     """A different plain patient for each test: none shares a consultation with another."""
-    return list(itertools.islice(_plain(running), 200))[next(_fresh)]
+    return _fresh.next_for(running.population, _today(running))
 
 
 def _line(running: Running, code: str = CONSULTATION, **changes: object) -> ServiceLine:

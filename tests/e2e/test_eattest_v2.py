@@ -9,9 +9,8 @@ XSD, openssl (the seal) and the records the v3 service keeps.
 
 from __future__ import annotations
 
-import itertools
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -39,6 +38,7 @@ from simulator.soap.namespaces import SOA_ERRORS, SOAP11
 from simulator.soap.parser import parse_xml
 from tests.e2e.conftest import Running
 from tests.support.independent import openssl_unseal, xmlsec1_sign
+from tests.support.patients import FreshPatients
 
 V2_PATH = "/MyCareNet/eAttest/v2"
 V1_PATH = "/MyCareNet/eAttest/v1"
@@ -48,26 +48,11 @@ WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secex
 WSSE11 = "http://docs.oasis-open.org/wss/oasis-wss-wssecurity-secext-1.1.xsd"
 WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
-_fresh = itertools.count()
-
-
-def _plain_patients(running: Running) -> Iterator[Patient]:
-    today = running.sim.clock.today()
-    for patient in running.population.patients:
-        if (
-            patient.situation == "random"
-            and patient.dmg_holder is None
-            and patient.period_on(today) is not None
-            and patient.death_date is None
-            and not patient.bim
-            and not patient.medical_house
-            and not patient.mediprima
-        ):
-            yield patient
+_fresh = FreshPatients(pool=100)
 
 
 def _fresh_patient(running: Running) -> Patient:
-    return list(itertools.islice(_plain_patients(running), 100))[next(_fresh)]
+    return _fresh.next_for(running.population, running.sim.clock.today())
 
 
 def _author(running: Running) -> codec.Author:
