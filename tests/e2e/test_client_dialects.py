@@ -547,8 +547,9 @@ async def test_eattest_with_freehealths_enveloped_xades_is_accepted(
     puts enveloped-signature before base64 and exc-c14n (client-quirks #9). Here xmlsec1
     signs it that way inside the seal our client sends."""
     from simulator.client import eattest as client_eattest
-    from tests.e2e.test_eattest import _line, _plain_patients
+    from tests.e2e.test_eattest import _line
     from tests.support.independent import santuario_xades
+    from tests.support.patients import plain_patients
 
     signatures: list[bytes] = []
 
@@ -569,7 +570,7 @@ async def test_eattest_with_freehealths_enveloped_xades_is_accepted(
         document[:] = list(result)
 
     monkeypatch.setattr(client_eattest, "sign_enveloped", fhc_sign)
-    patient = next(_plain_patients(running))
+    patient = next(plain_patients(running.population, running.sim.clock.today()))
     async with running.client() as client:
         reply = await client_eattest.send_attestation(client, patient, [_line(running)])
     assert (reply.result.complete, reply.result.codes) == (True, ()), reply.result
