@@ -48,11 +48,11 @@ from local_server import LocalServer, local_server
 
 from simulator.client import ConnectorClient
 from simulator.client import genasync as ga_client
+from simulator.client.admin_api import AdminApi
 from simulator.codecs import genasync as codec
 from simulator.config import DEFAULT_SEED, Settings
 from simulator.domain.population import build_population
 from simulator.efact.generator import Spec, generate
-from simulator.loadtests.admin_api import AdminApi
 
 PASSWORD = "bench-offices"
 VERDICTS = ("920098", "920099")

@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from simulator.client.admin_api import AdminApi, AdminApiError
 from simulator.loadtests import SUITES, locustfile
-from simulator.loadtests.admin_api import AdminApi, AdminApiError
 
 DEFAULT_DRAIN_S = 60
 EPILOG = """\

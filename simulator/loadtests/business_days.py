@@ -20,7 +20,7 @@ from gevent.lock import Semaphore
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from simulator.loadtests.admin_api import AdminApi
+from simulator.client.admin_api import AdminApi
 
 NEXT_DAY = "mycarenet-next-day"
 MORNING = "08:00:00"  # a new day starts at 08:00 Brussels time, far from midnight

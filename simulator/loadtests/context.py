@@ -25,8 +25,8 @@ from locust.env import Environment
 from locust.rpc import Message
 from locust.runners import MasterRunner, WorkerRunner
 
+from simulator.client.admin_api import AdminApi
 from simulator.domain.population import Population, build_population
-from simulator.loadtests.admin_api import AdminApi
 from simulator.loadtests.coordination import Slots
 from simulator.loadtests.summary import Summary, exceptions_of, summarise
 from simulator.loadtests.tally import Tally

@@ -7,7 +7,6 @@ plugin started in the test process and one running elsewhere (`--mycarenet-sim-u
 from __future__ import annotations
 
 import base64
-import json
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -19,14 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from simulator.client import ConnectorClient
+from simulator.client.admin_api import AdminApi, AdminApiError
 from simulator.client.dialects import CONNECTOR, Dialect
 from simulator.client.eattest import PatientRef
 
 KEYSTORE_PASSWORD = "mycarenet-sim"  # noqa: S105 (test keystores only)
 
 
-class AdminCallError(RuntimeError):
-    """The admin API refused a call; the message is its JSON error."""
+# The admin API refused a call; the message is the server's own.
+AdminCallError = AdminApiError
 
 
 @dataclass(frozen=True)
@@ -51,23 +51,11 @@ class SimulatorHandle:
         self, method: str, path: str, body: Mapping[str, Any] | None = None, **query: str
     ) -> Any:
         """Call `/__admin/<path>` with a JSON body; the decoded JSON answer."""
-        target = f"{self.url}/__admin/{path.lstrip('/')}"
+        target = f"/__admin/{path.lstrip('/')}"
         if query:
             target += "?" + urllib.parse.urlencode(query)
-        headers = {"Accept": "application/json"}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode("utf-8")
-            headers["Content-Type"] = "application/json"
-        if self.admin_token:
-            headers["Authorization"] = f"Bearer {self.admin_token}"
-        request = urllib.request.Request(target, data=data, headers=headers, method=method)  # noqa: S310
-        try:
-            with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310 (our URL)
-                return json.loads(answer.read() or b"null")
-        except urllib.error.HTTPError as error:
-            detail = error.read().decode("utf-8", "replace")
-            raise AdminCallError(f"{method} {target}: HTTP {error.code} {detail}") from None
+        api = AdminApi(self.url, self.admin_token or "")
+        return api.call(method, target, dict(body) if body is not None else None)
 
     # -- state --------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -116,7 +104,7 @@ class SimulatorHandle:
                 pass
         except urllib.error.HTTPError as error:
             detail = error.read().decode("utf-8", "replace")
-            raise AdminCallError(f"the scenario was refused: {detail}") from None
+            raise AdminApiError(error.code, "PUT", f"/__admin/{path}", detail) from None
 
     # -- the population -----------------------------------------------------------------------
     def patient(self, **wanted: Any) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from simulator.loadtests.admin_api import AdminApi
+from simulator.client.admin_api import AdminApi
 from simulator.store.records import SqliteRecords
 from tests.load.conftest import Simulator
 from tests.load.requirement import require_locust

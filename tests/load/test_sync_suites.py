@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator.loadtests.admin_api import AdminApi
+from simulator.client.admin_api import AdminApi
 from tests.load.conftest import Simulator
 from tests.load.requirement import require_locust
 

@@ -1,4 +1,5 @@
-"""The few admin API calls the load suites make: the business clock, keystores, the journal.
+"""The admin API from a client's side: the business clock, keystores, the journal. The load
+suites and the pytest plugin's handle both call the simulator through it.
 
 Plain `urllib` (no locust import): the CLI and the tests use it too. Inside locust, gevent has
 patched the sockets, so these calls do not block the other users. Admin calls are not load:
