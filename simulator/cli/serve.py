@@ -242,9 +242,11 @@ def run(args: argparse.Namespace) -> int:
         token = secrets.token_urlsafe(32)
         return workers.run(
             sockets,
-            lambda index, sock: _serve(settings, clock, sock, index, args.workers, token),
+            lambda index, sock, starts: _serve(
+                settings, clock, sock, index, args.workers, token, announce=starts == 0
+            ),
         )
-    status = _serve(settings, clock, listening, 0, 1, None)
+    status = _serve(settings, clock, listening, 0, 1, None, announce=True)
     del data_lock
     return status
 
@@ -256,6 +258,8 @@ def _serve(
     index: int,
     worker_count: int,
     token: str | None,
+    *,
+    announce: bool,
 ) -> int:
     """Build the simulator and serve on `listening` until stopped (one worker's life)."""
     try:
@@ -272,7 +276,7 @@ def _serve(
     # collector's generations so that the collections requests trigger stay short.
     gc.collect()
     gc.freeze()
-    if index == 0:
+    if index == 0 and announce:  # once, not again when the supervisor restarts worker 0
         print(banner(sim, worker_count), flush=True)
     web.run_app(
         app,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import uuid
 from datetime import date
@@ -114,28 +113,17 @@ def _with_commitments(
             for line in lines
         }
         if kept is None:
-            _put_commitments(sim, documents)
+            for number, document in documents.items():
+                sim.records.put(COMMITMENTS, number, document)
         else:
             kept.update(documents)
     return dataclasses.replace(outcome, lines=lines)
 
 
-def _put_commitments(sim: Simulator, documents: dict[str, dict[str, object]]) -> None:
-    for number, document in documents.items():
-        sim.records.put(COMMITMENTS, number, document)
-
-
 async def _keep_commitments(sim: Simulator, documents: dict[str, dict[str, object]]) -> None:
-    """Store the commitments before the answer leaves. On PostgreSQL a write is a round trip
-    to another process: made in a thread, the worker's event loop serves other requests
-    meanwhile (waiting on it there left a worker idle half the time under load,
-    loadtests/bench_workers.py). SQLite writes in-process, faster than a thread hop."""
-    if not documents:
-        return
-    if sim.store_kind == "postgresql":
-        await asyncio.to_thread(_put_commitments, sim, documents)
-    else:
-        _put_commitments(sim, documents)
+    """Store the commitments before the answer leaves, without holding the event loop on a
+    round trip to PostgreSQL (store/group_commit.py)."""
+    await sim.records.put_many(COMMITMENTS, documents)
 
 
 def commitment(sim: Simulator, number: str) -> Commitment | None:

@@ -1,11 +1,15 @@
 """`Records` in PostgreSQL: the business records (attestations, GenAsync mailboxes, eFact file
 states) every worker shares. Same semantics as `SqliteRecords`: every write is committed
 before it returns; `deferred()` holds writes in a `Batch` until `commit(batch)` writes them
-in one transaction.
+in one transaction. `put_many` (an answer's payment commitments) goes through a group commit:
+the writes of every request in flight share one transaction, written in a thread.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from simulator.store.group_commit import GroupCommit
 from simulator.store.migrations import migrate
 from simulator.store.postgres_pool import ConnectionPool
 from simulator.store.records import BatchedRecords, Operation, parameters
@@ -27,6 +31,9 @@ class PostgresRecords(BatchedRecords):
     def __init__(self, pool: ConnectionPool, *, migrate_schema: bool = True) -> None:
         super().__init__()
         self._pool = pool
+        self._group: GroupCommit[tuple[Operation, str, str, str | None]] = GroupCommit(
+            self._write_group, name="records-group-commit"
+        )
         if migrate_schema:
             with pool.connection() as connection:
                 migrate(connection)
@@ -59,11 +66,16 @@ class PostgresRecords(BatchedRecords):
             for operation, kind, key, text in operations:
                 cursor.execute(_WRITES[operation], parameters(kind, key, text))
 
+    async def _write_soon(self, operations: list[tuple[Operation, str, str, str | None]]) -> None:
+        await self._group.write(operations)
+
+    def _write_group(self, operations: Sequence[tuple[Operation, str, str, str | None]]) -> None:
+        self._write_batch(list(operations))
+
     def clear(self) -> None:
         with self._pool.connection() as connection:
             connection.execute("DELETE FROM records")
 
     def close(self) -> None:
+        self._group.close()
         self._pool.close()
-
-

@@ -40,9 +40,7 @@ CREATE TABLE IF NOT EXISTS records (
 class Batch:
     """Writes held back by `Records.deferred()`: in order, and by key for reads."""
 
-    operations: list[tuple[Operation, str, str, str | None]] = field(
-        default_factory=list
-    )
+    operations: list[tuple[Operation, str, str, str | None]] = field(default_factory=list)
     documents: dict[tuple[str, str], str | None] = field(default_factory=dict)  # None: deleted
     committed: bool = False
 
@@ -57,6 +55,10 @@ class Records(Protocol):
 
     def put(self, kind: str, key: str, value: Mapping[str, Any]) -> None:
         """Store or replace a record."""
+
+    async def put_many(self, kind: str, values: Mapping[str, Mapping[str, Any]]) -> None:
+        """Store or replace records by key, committed when it returns, without holding the
+        event loop on a round trip to another process."""
 
     def get(self, kind: str, key: str) -> Document | None: ...
 
@@ -103,6 +105,11 @@ class BatchedRecords(ABC):
     def _write_batch(self, operations: list[tuple[Operation, str, str, str | None]]) -> None:
         """Every operation in one transaction."""
 
+    async def _write_soon(self, operations: list[tuple[Operation, str, str, str | None]]) -> None:
+        """`operations` committed when it returns. An in-process database writes at once
+        (faster than any thread hop); a backend across the network overrides this."""
+        self._write_batch(operations)
+
     # -- the Records API -------------------------------------------------------------------
     def insert(self, kind: str, key: str, value: Mapping[str, Any]) -> bool:
         text = json.dumps(value, sort_keys=True)
@@ -121,6 +128,17 @@ class BatchedRecords(ABC):
             self._write("put", kind, key, text)
         else:
             batch.hold("put", kind, key, text)
+
+    async def put_many(self, kind: str, values: Mapping[str, Mapping[str, Any]]) -> None:
+        operations: list[tuple[Operation, str, str, str | None]] = [
+            ("put", kind, key, json.dumps(value, sort_keys=True)) for key, value in values.items()
+        ]
+        batch = self._batch.get()
+        if batch is not None:
+            for operation in operations:
+                batch.hold(*operation)
+        elif operations:
+            await self._write_soon(operations)
 
     def get(self, kind: str, key: str) -> Document | None:
         raw = self._raw(kind, key, self._batch.get())

@@ -7,6 +7,7 @@ sharing one world; on SQLite, the simulator after a restart.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from datetime import timedelta
@@ -264,6 +265,31 @@ def test_a_deferred_batch_is_written_whole_on_commit_or_not_at_all(backend: Back
         records.put("posted", "m/lost", {"file": "H"})
     del dropped  # a fault: never committed
     assert other.get("posted", "m/lost") is None
+
+
+def test_put_many_is_committed_when_it_returns_even_from_many_requests_at_once(
+    backend: Backend,
+) -> None:
+    records, other = backend.open().records, backend.open().records
+
+    async def requests() -> None:
+        # 40 answers in flight, each keeping its commitments (PostgreSQL groups them).
+        await asyncio.gather(
+            *(
+                records.put_many("commitment", {f"c{n}a": {"n": n}, f"c{n}b": {"n": -n}})
+                for n in range(40)
+            )
+        )
+
+    asyncio.run(requests())
+    assert len(other.find("commitment")) == 80
+    assert other.get("commitment", "c7b") == {"n": -7}
+    with records.deferred() as batch:  # inside a batch: held like any other write
+        asyncio.run(records.put_many("commitment", {"held": {"n": 0}}))
+        assert records.get("commitment", "held") == {"n": 0}
+        assert other.get("commitment", "held") is None
+    records.commit(batch)
+    assert other.get("commitment", "held") == {"n": 0}
 
 
 def test_every_process_sees_the_records_of_the_others(backend: Backend) -> None:
