@@ -20,11 +20,8 @@ Claim forms real clients send (FHC/IFHC STSServiceImpl.kt, EGK genIns.config, CO
 
 from __future__ import annotations
 
-import secrets
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Generic, TypeVar
 
 IDENTIFICATION_NAMESPACE = "urn:be:fgov:identification-namespace"
 CERTIFIED_NAMESPACE = "urn:be:fgov:certified-namespace:ehealth"
@@ -69,9 +66,6 @@ ORGANISATION_WORDS = (
 # A token may be renewed until this long after it ran out (a simulator choice: the real
 # window is not published). It covers a scenario's deliberately expired token (1 h old).
 RENEW_GRACE = timedelta(hours=12)
-
-T = TypeVar("T")
-
 
 @dataclass(frozen=True)
 class Claim:
@@ -260,58 +254,7 @@ def _same_identifier(sent: str, held: str) -> bool:
 # -- the SignChallenge round trip -------------------------------------------------------------
 
 CHALLENGE_TTL = timedelta(minutes=5)  # the client answers at once (CONN, EC, EGK)
-MAX_PENDING_CHALLENGES = 10_000
-
-
-class PendingChallenges(Generic[T]):
-    """Challenges sent and not answered yet, each with what to grant when it is answered.
-
-    Keyed by the challenge itself: EC answers without the Context. Bounded (oldest dropped)
-    and short-lived, so unanswered challenges cannot pile up. In memory: the answer must come
-    back to the same process (see the closing note of services/sts.py).
-    """
-
-    def __init__(self, ttl: timedelta = CHALLENGE_TTL, max_size: int = MAX_PENDING_CHALLENGES):
-        self._ttl, self._max_size = ttl, max_size
-        self._pending: OrderedDict[str, tuple[datetime, str | None, T]] = OrderedDict()
-
-    def open(self, grant: T, *, context: str | None, now: datetime) -> str:
-        """A new random challenge that `take` will exchange for `grant` until it expires."""
-        self._forget_expired(now)
-        challenge = secrets.token_urlsafe(32)
-        self._pending[challenge] = (now + self._ttl, context, grant)
-        while len(self._pending) > self._max_size:
-            self._pending.popitem(last=False)
-        return challenge
-
-    def peek(self, challenge: str, *, context: str | None, now: datetime) -> T:
-        """The grant of a pending challenge; `ChallengeRefused` says why there is none."""
-        self._forget_expired(now)
-        entry = self._pending.get(challenge)
-        if entry is None:
-            raise ChallengeRefused(
-                "unknown or expired wst:Challenge: answer the SignChallenge within "
-                f"{int(self._ttl.total_seconds())} s, once"
-            )
-        _, expected_context, grant = entry
-        if context and expected_context and context != expected_context:
-            raise ChallengeRefused(
-                f"Context {context!r} does not match the challenge's {expected_context!r}"
-            )
-        return grant
-
-    def close(self, challenge: str) -> None:
-        self._pending.pop(challenge, None)
-
-    def __len__(self) -> int:
-        return len(self._pending)
-
-    def _forget_expired(self, now: datetime) -> None:
-        while self._pending:
-            challenge, (expires, _, _) = next(iter(self._pending.items()))
-            if expires > now:
-                break
-            del self._pending[challenge]
+# (pending challenges are kept in the store: services/sts_challenges.py)
 
 
 class ChallengeRefused(ValueError):

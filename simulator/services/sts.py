@@ -10,14 +10,13 @@ Three ways in, all at /IAM/SecurityTokenService/v1 (client-quirks 2.1):
   certificate of the same person, it goes through the same challenge.
 - Challenge: the answer to a SignChallenge.
 
-Pending challenges live in this process's memory (short-lived, bounded): with several
-workers the Challenge must reach the worker that sent the SignChallenge.
+Pending challenges are kept in the store's records (services/sts_challenges.py): with
+several workers the Challenge may reach another worker than the one that sent the
+SignChallenge.
 """
 
 from __future__ import annotations
 
-import weakref
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography import x509
@@ -31,19 +30,19 @@ from simulator.domain.sts import (
     ChallengeRefused,
     ClaimRefused,
     HolderFacts,
-    PendingChallenges,
     certify,
     renewable,
     split_holder_name,
 )
 from simulator.runtime import Simulator
-from simulator.security.pki import CertSubject, TestPki, issued_by_any, parse_subject
+from simulator.security.pki import CertSubject, issued_by_any, parse_subject
 from simulator.security.saml import SAML1, SamlAttribute, build_assertion
 from simulator.security.saml import parse_and_verify_assertion as verify_assertion
 from simulator.security.xmldsig import SecurityError
 from simulator.server import overlay
 from simulator.server.exchange import Exchange
 from simulator.services.registry import Operation, TokenProfile
+from simulator.services.sts_challenges import Grant, PendingChallenges
 from simulator.soap import faults
 from simulator.soap.envelope import new_envelope
 
@@ -56,24 +55,8 @@ WS_TRUST_ISSUE_ACTION = "http://docs.oasis-open.org/ws-sx/ws-trust/200512/RST/Is
 WS_TRUST_RENEW_ACTION = "http://docs.oasis-open.org/ws-sx/ws-trust/200512/RST/Renew"
 
 
-@dataclass(frozen=True)
-class Grant:
-    """A token decided on: who holds its key and what it certifies."""
-
-    holder_cert: x509.Certificate
-    attributes: tuple[SamlAttribute, ...]
-    nihii: str | None  # for the journal
-
-
-# Pending challenges per running simulator (keyed by its PKI: one per Simulator).
-_PENDING: weakref.WeakKeyDictionary[TestPki, PendingChallenges[Grant]] = weakref.WeakKeyDictionary()
-
-
-def pending_challenges(sim: Simulator) -> PendingChallenges[Grant]:
-    book = _PENDING.get(sim.pki)
-    if book is None:
-        book = _PENDING[sim.pki] = PendingChallenges()
-    return book
+def pending_challenges(sim: Simulator) -> PendingChallenges:
+    return PendingChallenges(sim.records)
 
 
 async def request_security_token(sim: Simulator, exchange: Exchange) -> etree._Element:

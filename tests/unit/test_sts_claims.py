@@ -8,11 +8,9 @@ from simulator.domain.sts import (
     IDENTIFICATION_NAMESPACE,
     PROFESSION_WORDS,
     USER_SESSION,
-    ChallengeRefused,
     Claim,
     ClaimRefused,
     HolderFacts,
-    PendingChallenges,
     certify,
     designators_for,
     renewable,
@@ -285,25 +283,3 @@ def test_renewable_within_the_grace() -> None:
     assert renewable(NOW + timedelta(hours=1), NOW)
     assert renewable(NOW - timedelta(hours=11), NOW)
     assert not renewable(NOW - timedelta(hours=13), NOW)
-
-
-def test_pending_challenges_expire_are_bounded_and_check_the_context() -> None:
-    book: PendingChallenges[str] = PendingChallenges(ttl=timedelta(minutes=5), max_size=2)
-    first = book.open("a", context="ctx-1", now=NOW)
-    assert book.peek(first, context=None, now=NOW) == "a"  # EC answers without a Context
-    assert book.peek(first, context="ctx-1", now=NOW) == "a"
-    with pytest.raises(ChallengeRefused, match="does not match"):
-        book.peek(first, context="ctx-2", now=NOW)
-    with pytest.raises(ChallengeRefused, match="unknown or expired"):
-        book.peek(first, context=None, now=NOW + timedelta(minutes=6))
-    second = book.open("b", context=None, now=NOW)
-    book.open("c", context=None, now=NOW)
-    book.open("d", context=None, now=NOW)
-    assert len(book) == 2
-    with pytest.raises(ChallengeRefused):
-        book.peek(second, context=None, now=NOW)  # the oldest was dropped
-    third = book.open("e", context=None, now=NOW)
-    book.close(third)
-    with pytest.raises(ChallengeRefused):
-        book.peek(third, context=None, now=NOW)
-    assert len(first) > 30 and first != third  # random, unguessable
