@@ -61,6 +61,7 @@ IDLE_LEAVES = (
     ("select", "selectors.py"),
     ("get", "queue.py"),
     ("wait", "psycopg/connection.py"),  # a round trip to PostgreSQL, or LISTEN
+    ("_run", "store/group_commit.py"),  # its queue's get (C: no frame of its own)
 )
 
 

@@ -397,12 +397,14 @@ def response_profile_for(
     eHealth, so the real answers it reads carry no more than a Timestamp."""
     if configured is ResponseSecurity.TIMESTAMP_ONLY or request is None:
         return configured
-    header = request.find(f"{{{SOAP11}}}Header")
-    security = header.find(_SECURITY) if header is not None else None
-    timestamp = security.find(_TIMESTAMP) if security is not None else None
+    # iterchildren filters in C; find() parses its path in Python (every answer asks).
+    header = next(request.iterchildren(f"{{{SOAP11}}}Header"), None)
+    security = next(header.iterchildren(_SECURITY), None) if header is not None else None
+    timestamp = next(security.iterchildren(_TIMESTAMP), None) if security is not None else None
     if timestamp is None:
         return configured
-    created = timestamp.findtext(f"{{{WSU}}}Created") or ""
+    created_element = next(timestamp.iterchildren(f"{{{WSU}}}Created"), None)
+    created = (created_element.text if created_element is not None else None) or ""
     if _LIBRARY_CORE_TS_ID.fullmatch(timestamp.get(_WSU_ID, "")) and _SECONDS_UTC.fullmatch(
         created.strip()
     ):

@@ -62,7 +62,9 @@ def decide(sim: Simulator, exchange: Exchange) -> Decision | None:
     """
     if not exchange.decided:
         exchange.decided = True
-        exchange.decision = sim.scenarios.decide(_facts(sim, exchange))
+        # No rule, no decision: the call's facts (a population lookup) are not even gathered.
+        if sim.scenarios.scenario.rules:
+            exchange.decision = sim.scenarios.decide(_facts(sim, exchange))
     decision = exchange.decision
     if decision is None:
         return None

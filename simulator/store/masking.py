@@ -18,15 +18,10 @@ _ELEMENT = re.compile(
 )
 
 
-# What every opening tag above contains, looked for first (plain substring searches, fast):
-# the expression costs ~60 µs on a 12 KB body, and "wd" alone is in nearly every base64 text.
-_MARKERS = ("assword", "Pwd", "pwd")
-
-
 def mask_secrets(text: str) -> str:
     """`text` with the content of every Password element replaced by `***`."""
-    if not any(marker in text for marker in _MARKERS):
-        return text
+    # No substring pre-check: the expression only tries at each '<' and is as cheap as one
+    # `in` scan of a 13 KB body (~8 µs); "wd" alone is in nearly every base64 text anyway.
     return _ELEMENT.sub(_masked, text)
 
 

@@ -3,7 +3,7 @@
 Every worker of `serve --workers N` opens its own `PostgresStore` on one database and so sees
 one journal, one set of sequences and one replay cache. As in the SQLite store, `record()`
 only queues: a writer thread sends the queued entries in batches every FLUSH_INTERVAL_S
-(bodies masked, cut at MAX_STORED_BODY and zlib-compressed in that thread), applies the
+(bodies masked, cut at MAX_STORED_BODY and compressed in that thread), applies the
 retention policy every RETENTION_INTERVAL_S (one worker at a time, by an advisory lock) and
 forgets expired replay keys. Batches of different workers commit one after the other, so ids
 become visible in order (a live tail by `after_id` misses none). Reads flush this process's
@@ -20,7 +20,6 @@ import json
 import logging
 import threading
 import time
-import zlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -37,7 +36,6 @@ FLUSH_INTERVAL_S = 0.1
 RETENTION_INTERVAL_S = 5.0
 SEQUENCE_BLOCK = 64
 MAX_STORED_BODY = 4 * 1024 * 1024
-COMPRESSION_LEVEL = 6
 DELETE_BATCH = 5_000
 _RETENTION_LOCK = 0x6D636E72  # advisory lock key: one worker applies retention at a time
 _JOURNAL_LOCK = 0x6D636E6A  # advisory lock key: one journal batch commits at a time
@@ -306,7 +304,7 @@ class PostgresStore:
             written,
             *request,
             *response,
-            _content_z(entry) if keep else None,
+            self._content_z(entry) if keep else None,
         )
 
     def _compressed(self, kind: tuple[str, str, str], text: str) -> tuple[bytes | None, int | None]:
@@ -314,6 +312,15 @@ class PostgresStore:
             return None, None
         data = mask_secrets(text[:MAX_STORED_BODY]).encode("utf-8", errors="replace")
         return self._dictionaries.compress(kind, data)
+
+    def _content_z(self, entry: JournalEntry) -> bytes | None:
+        if not (entry.request_content or entry.response_content):
+            return None
+        content = {
+            "request": mask_secrets(entry.request_content[:MAX_STORED_BODY]),
+            "response": mask_secrets(entry.response_content[:MAX_STORED_BODY]),
+        }
+        return self._dictionaries.compress_plain(json.dumps(content).encode("utf-8"))
 
     def _text(self, compressed: bytes | None, dictionary: int | None) -> str:
         if compressed is None:
@@ -325,7 +332,7 @@ class PostgresStore:
     def _entry(self, row: tuple[Any, ...]) -> JournalEntry:
         values = dict(zip(("id", *_METADATA), row[: 1 + len(_METADATA)], strict=True))
         request_z, request_dict, response_z, response_dict, content_z = row[1 + len(_METADATA) :]
-        content = json.loads(zlib.decompress(content_z)) if content_z else {}
+        content = json.loads(self._dictionaries.decompress(content_z, None)) if content_z else {}
         return JournalEntry(
             **values,
             request=self._text(request_z, request_dict),
@@ -341,16 +348,6 @@ def _stages(stages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         {"name": s.get("name", ""), "ms": s.get("ms", 0.0), "note": s.get("note") or ""}
         for s in stages
     ]
-
-
-def _content_z(entry: JournalEntry) -> bytes | None:
-    if not (entry.request_content or entry.response_content):
-        return None
-    content = {
-        "request": mask_secrets(entry.request_content[:MAX_STORED_BODY]),
-        "response": mask_secrets(entry.response_content[:MAX_STORED_BODY]),
-    }
-    return zlib.compress(json.dumps(content).encode("utf-8"), COMPRESSION_LEVEL)
 
 
 def _where(query: JournalQuery) -> tuple[sql.Composable, list[Any]]:

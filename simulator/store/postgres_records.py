@@ -1,15 +1,19 @@
 """`Records` in PostgreSQL: the business records (attestations, GenAsync mailboxes, eFact file
 states) every worker shares. Same semantics as `SqliteRecords`: every write is committed
 before it returns; `deferred()` holds writes in a `Batch` until `commit(batch)` writes them
-in one transaction. `put_many` (an answer's payment commitments) goes through a group commit:
-the writes of every request in flight share one transaction, written in a thread.
+in one transaction. `put_many` (an answer's payment commitments) goes through a group commit
+on the worker's event loop (store/group_commit.py): the writes of the requests in flight share
+one transaction, without blocking the loop.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from simulator.store.group_commit import GroupCommit
+import psycopg
+
+from simulator.store.group_commit import AsyncGroupCommit
 from simulator.store.migrations import migrate
 from simulator.store.postgres_pool import ConnectionPool
 from simulator.store.records import BatchedRecords, Operation, parameters
@@ -25,14 +29,17 @@ _DELETE = "DELETE FROM records WHERE kind = %s AND key = %s"
 
 
 _WRITES: dict[Operation, str] = {"insert": _INSERT, "put": _PUT, "delete": _DELETE}
+Write = tuple[Operation, str, str, str | None]
 
 
 class PostgresRecords(BatchedRecords):
     def __init__(self, pool: ConnectionPool, *, migrate_schema: bool = True) -> None:
         super().__init__()
         self._pool = pool
-        self._group: GroupCommit[tuple[Operation, str, str, str | None]] = GroupCommit(
-            self._write_group, name="records-group-commit"
+        self._group: AsyncGroupCommit[Write, psycopg.AsyncConnection[Any]] = AsyncGroupCommit(
+            lambda: psycopg.AsyncConnection.connect(pool.url, autocommit=True),
+            _write_group,
+            lambda connection: connection.pgconn.finish(),
         )
         if migrate_schema:
             with pool.connection() as connection:
@@ -69,9 +76,6 @@ class PostgresRecords(BatchedRecords):
     async def _write_soon(self, operations: list[tuple[Operation, str, str, str | None]]) -> None:
         await self._group.write(operations)
 
-    def _write_group(self, operations: Sequence[tuple[Operation, str, str, str | None]]) -> None:
-        self._write_batch(list(operations))
-
     def clear(self) -> None:
         with self._pool.connection() as connection:
             connection.execute("DELETE FROM records")
@@ -79,3 +83,11 @@ class PostgresRecords(BatchedRecords):
     def close(self) -> None:
         self._group.close()
         self._pool.close()
+
+
+async def _write_group(
+    connection: psycopg.AsyncConnection[Any], operations: Sequence[Write]
+) -> None:
+    async with connection.transaction(), connection.cursor() as cursor:
+        for operation, kind, key, text in operations:
+            await cursor.execute(_WRITES[operation], parameters(kind, key, text))

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from simulator.store.group_commit import LoopPassGroup
 from simulator.store.sqlite_file import SqliteFile
 
 Document = dict[str, Any]
@@ -208,6 +209,9 @@ class SqliteRecords(BatchedRecords):
     def __init__(self, path: Path) -> None:
         super().__init__()
         self._file = SqliteFile(path, synchronous="NORMAL", schema=_SCHEMA)
+        self._group: LoopPassGroup[tuple[Operation, str, str, str | None]] = LoopPassGroup(
+            lambda operations: self._write_batch(list(operations))
+        )
 
     def _read(self, kind: str, key: str) -> str | None:
         with self._file.lock:
@@ -231,6 +235,9 @@ class SqliteRecords(BatchedRecords):
         with self._file.transaction() as db:
             for operation, kind, key, text in operations:
                 db.execute(_SQLITE_WRITES[operation], parameters(kind, key, text))
+
+    async def _write_soon(self, operations: list[tuple[Operation, str, str, str | None]]) -> None:
+        await self._group.write(operations)
 
     def clear(self) -> None:
         with self._file.transaction() as db:

@@ -5,11 +5,12 @@ clients, and the journal, written in batches by a background thread so that a re
 waits for the disk, without fsyncs (it survives a killed process, not a power cut).
 
 The journal row is small on purpose: bodies are masked (passwords), cut at MAX_STORED_BODY and
-zlib-compressed in the writer thread against a preset dictionary per operation and direction
-(an earlier body of the same kind, kept once in `journal_dict`): the SAML assertion, the
-certificates and the envelope repeat from one exchange to the next, so a signed eTar
-exchange (~24 KB of XML) is kept in ~2.1 KB. The writer also applies the retention policy
-(`JournalPolicy`: at most `max_rows` rows, none older than `max_age`) every few seconds.
+compressed in the writer thread (store/body_codec.py: zstd) against a preset dictionary per
+operation and direction (an earlier body of the same kind, kept once in `journal_dict`): the
+SAML assertion, the certificates and the envelope repeat from one exchange to the next, so a
+signed eTar exchange (~24 KB of XML) is kept in ~1.2 KB. The writer also applies the
+retention policy (`JournalPolicy`: at most `max_rows` rows, none older than `max_age`) every
+few seconds.
 Queries use their own connection (WAL readers never wait for the writer) and are meant to
 be called off the event loop.
 """
@@ -20,12 +21,12 @@ import json
 import logging
 import threading
 import time
-import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from simulator.store.base import JournalEntry, JournalPolicy, JournalQuery
+from simulator.store.body_codec import BodyCodec
 from simulator.store.masking import mask_secrets
 from simulator.store.seen import SeenCache
 from simulator.store.sqlite_file import SqliteFile
@@ -35,10 +36,10 @@ FLUSH_INTERVAL_S = 0.1
 RETENTION_INTERVAL_S = 5.0
 SEQUENCE_BLOCK = 64
 MAX_STORED_BODY = 4 * 1024 * 1024
-COMPRESSION_LEVEL = 6
-DICTIONARY_BYTES = 32 * 1024  # zlib's window: a longer dictionary is not used
+DICTIONARY_BYTES = 32 * 1024  # bodies of a kind are alike: their last 32 KB is enough
 DICTIONARY_REFRESH = 50_000  # bodies compressed against one dictionary before a fresh one
 DELETE_BATCH = 5_000  # rows deleted per retention transaction (short write locks)
+_CODEC = BodyCodec()  # compressors prepared per dictionary, shared by every store here
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ _ADDED_COLUMNS = (
     ("response_z", "BLOB"),
     ("response_dict", "INTEGER"),
     # The request's reference (searchable) and the business content in clear, both ways
-    # (JSON {"request": ..., "response": ...}, masked, zlib-compressed; NULL when none).
+    # (JSON {"request": ..., "response": ...}, masked, compressed; NULL when none).
     ("reference", "TEXT"),
     ("content_z", "BLOB"),
 )
@@ -348,11 +349,7 @@ class SqliteStore:
             return None, None
         data = mask_secrets(text[:MAX_STORED_BODY]).encode("utf-8", errors="replace")
         dictionary = self._dictionaries.for_kind(db, kind, data)
-        if dictionary is None:
-            return zlib.compress(data, COMPRESSION_LEVEL), None
-        number, zdict = dictionary
-        compressor = zlib.compressobj(COMPRESSION_LEVEL, zdict=zdict)
-        return compressor.compress(data) + compressor.flush(), number
+        return _CODEC.compress(data, dictionary), (dictionary[0] if dictionary else None)
 
     def _entry(self, row: tuple[Any, ...]) -> JournalEntry:
         head = row[: 1 + len(_COLUMNS) - 2]
@@ -360,7 +357,7 @@ class SqliteStore:
         request, response, request_z, request_dict, response_z, response_dict = row[-6:]
         values = dict(zip(("id", *_COLUMNS[:-2]), head, strict=True))
         values["reference"] = reference
-        content = json.loads(zlib.decompress(content_z)) if content_z else {}
+        content = json.loads(_CODEC.decompress(content_z)) if content_z else {}
         values["request_content"] = content.get("request", "")
         values["response_content"] = content.get("response", "")
         values["security"] = json.loads(values["security"])
@@ -372,13 +369,10 @@ class SqliteStore:
     def _text(self, plain: str, compressed: bytes | None, dictionary: int | None) -> str:
         if compressed is None:
             return plain  # a row of an older journal, or no body kept
-        if dictionary is None:
-            data = zlib.decompress(compressed)
-        else:
-            zdict = self._dictionaries.data(self._reader.connection, dictionary)
-            decompressor = zlib.decompressobj(zdict=zdict)
-            data = decompressor.decompress(compressed) + decompressor.flush()
-        return data.decode("utf-8", errors="replace")
+        preset = None
+        if dictionary is not None:
+            preset = (dictionary, self._dictionaries.data(self._reader.connection, dictionary))
+        return _CODEC.decompress(compressed, preset).decode("utf-8", errors="replace")
 
 
 class _Dictionaries:
@@ -488,7 +482,7 @@ def _content_z(entry: JournalEntry) -> bytes | None:
         "request": mask_secrets(entry.request_content[:MAX_STORED_BODY]),
         "response": mask_secrets(entry.response_content[:MAX_STORED_BODY]),
     }
-    return zlib.compress(json.dumps(content).encode("utf-8"), COMPRESSION_LEVEL)
+    return _CODEC.compress(json.dumps(content).encode("utf-8"))
 
 
 def _compact_stages(stages: list[dict[str, Any]]) -> list[list[Any]]:
