@@ -34,8 +34,9 @@ def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) ->
 
 
 class AsyncGroupCommit(Generic[Item, Connection]):
-    """Groups on the event loop itself, over one asyncio connection per loop (opened on first
-    use by `connect`; `close_now` closes one without its loop, which may be stopped)."""
+    """Groups on the event loop itself, over one asyncio connection (opened on first use by
+    `connect`; `close_now` closes it without its loop, which may be stopped). Meant for one
+    loop at a time, a worker's: a later loop (a test's next `asyncio.run`) opens its own."""
 
     def __init__(
         self,

@@ -15,7 +15,7 @@ import psycopg
 
 from simulator.store.group_commit import AsyncGroupCommit
 from simulator.store.migrations import migrate
-from simulator.store.postgres_pool import ConnectionPool
+from simulator.store.postgres_pool import CONNECT_TIMEOUT_S, ConnectionPool
 from simulator.store.records import BatchedRecords, Operation, parameters
 
 _INSERT = (
@@ -37,7 +37,9 @@ class PostgresRecords(BatchedRecords):
         super().__init__()
         self._pool = pool
         self._group: AsyncGroupCommit[Write, psycopg.AsyncConnection[Any]] = AsyncGroupCommit(
-            lambda: psycopg.AsyncConnection.connect(pool.url, autocommit=True),
+            lambda: psycopg.AsyncConnection.connect(
+                pool.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
+            ),
             _write_group,
             lambda connection: connection.pgconn.finish(),
         )
