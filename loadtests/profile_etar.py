@@ -11,7 +11,9 @@ Samples of a thread waiting (a lock, a queue, a PostgreSQL round trip) are dropp
 other one is put in one bucket: the pipeline stage it is in (server/pipeline.py), the
 service's handler, the journal's writer and store threads, or the HTTP layer (aiohttp) and
 the event loop around them. Printed: each bucket's share of the busy samples and, from the
-server's CPU per request over the run, its CPU time per request. Needs py-spy
+server's CPU per request over the run, its CPU time per request; then the kernel's own count
+for the sampled process, its event loop's thread against the others (py-spy sees a thread
+waiting for the GIL as busy, so its share of a background thread is an upper bound). Needs py-spy
 (`pip install py-spy`) and Debian's `wrk`.
 """
 
@@ -21,6 +23,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import os
 import shlex
 import shutil
 import subprocess
@@ -35,6 +38,8 @@ from bench_etar import presign
 from bench_workers import postgres as throwaway_postgres
 from local_server import local_server
 from wrk_load import GeneratorMissing, run_wrk, tree_cpu, write_bodies, wrk_binary
+
+TICK = os.sysconf("SC_CLK_TCK")
 
 # The pipeline's stage functions (server/pipeline.py), by what they do.
 STAGES = {
@@ -149,8 +154,10 @@ async def run(
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             )  # fmt: skip
             cpu_before = tree_cpu([server.process.pid])
+            threads_before = thread_cpu(pid)
             result = await run_wrk(server.base_url, bodies, 1000, seconds, connections)
             cpu = tree_cpu([server.process.pid]) - cpu_before
+            threads_after = thread_cpu(pid)
             _, err = spy.communicate(timeout=60)
             if spy.returncode != 0:
                 raise SystemExit(f"py-spy failed: {err.decode()}")
@@ -164,6 +171,32 @@ async def run(
         f" (all its processes); samples from pid {pid}"
     )
     report(counts, per_request)
+    # py-spy counts a thread waiting for the GIL as busy: the kernel's per-thread CPU says
+    # what the event loop's thread and the others (journal writer, store, jobs) really used.
+    main_ms, others_ms = (
+        (after - before) * 1000 / max(result.requests, 1)
+        for before, after in zip(threads_before, threads_after, strict=True)
+    )
+    print(
+        f"CPU of pid {pid} by thread (/proc): event loop {main_ms:.3f} ms a request,"
+        f" other threads {others_ms:.3f}"
+    )
+
+
+def thread_cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds of the process's main thread (the event loop) and of its other threads."""
+    main = others = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_bytes().rsplit(b")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        used = (int(fields[11]) + int(fields[12])) / TICK
+        if int(task.name) == pid:
+            main += used
+        else:
+            others += used
+    return main, others
 
 
 def main() -> None:
