@@ -44,7 +44,7 @@ from simulator.soap import faults
 from simulator.soap.envelope import read_envelope, serialize
 from simulator.soap.parser import XmlRejected, parse_xml
 from simulator.store.base import JournalBodies, JournalEntry
-from simulator.store.sqlite import MAX_STORED_BODY
+from simulator.store.body_codec import MAX_STORED_BODY
 
 log = logging.getLogger(__name__)
 

@@ -7,18 +7,25 @@ cost of the journal writer under load (loadtests/profile_etar.py). The dictionar
 raw content (the first body of its kind), as before: rows written by zlib, with or without a
 dictionary, are still read, told apart by the zstd frame's magic number.
 
-Both stores (sqlite.py, postgres_dictionaries.py) share one codec per store: compressing
-happens in their writer thread (serialised here anyway: a zstd context is not thread-safe),
-reading in any thread.
+Each store (sqlite.py, postgres_dictionaries.py) has its own codec: dictionary numbers are
+its database's, so two stores in one process (tests, an in-process server beside a data dir
+read for evaluation) must not share prepared dictionaries. Compressing happens in the store's
+writer thread (serialised here anyway: a zstd context is not thread-safe), reading in any.
+Also here, for both stores: what of a body the journal keeps (`journal_bytes`) and the
+business content of an exchange (`content_blob` / `content_of`).
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import zlib
 
 import zstandard
 
+from simulator.store.masking import mask_secrets
+
+MAX_STORED_BODY = 4 * 1024 * 1024
 LEVEL = 3
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _PREPARED = 64  # dictionaries kept prepared; a store uses one per kind at a time
@@ -59,6 +66,19 @@ class BodyCodec:
             prepared = self._prepared(*dictionary)
         return zstandard.ZstdDecompressor(dict_data=prepared).decompress(blob)
 
+    def content_blob(self, request: str, response: str) -> bytes | None:
+        """The business content of both directions, masked and compressed; None when none."""
+        if not (request or response):
+            return None
+        content = {
+            "request": mask_secrets(request[:MAX_STORED_BODY]),
+            "response": mask_secrets(response[:MAX_STORED_BODY]),
+        }
+        return self.compress(json.dumps(content).encode("utf-8"))
+
+    def content_of(self, blob: bytes | None) -> dict[str, str]:
+        return json.loads(self.decompress(blob)) if blob else {}
+
     def _prepared(self, number: int, content: bytes) -> zstandard.ZstdCompressionDict:
         prepared = self._dictionaries.get(number)
         if prepared is None:
@@ -70,3 +90,8 @@ class BodyCodec:
             )
             self._dictionaries[number] = prepared
         return prepared
+
+
+def journal_bytes(text: str) -> bytes:
+    """A body as the journal keeps it: cut at MAX_STORED_BODY, passwords masked, UTF-8."""
+    return mask_secrets(text[:MAX_STORED_BODY]).encode("utf-8", errors="replace")

@@ -16,7 +16,6 @@ and increasing within one; numbers drawn by two workers interleave.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import threading
 import time
@@ -27,7 +26,7 @@ from psycopg import Rollback, sql
 from psycopg.types.json import Jsonb
 
 from simulator.store.base import JournalEntry, JournalPolicy, JournalQuery
-from simulator.store.masking import mask_secrets
+from simulator.store.body_codec import journal_bytes
 from simulator.store.migrations import migrate
 from simulator.store.postgres_dictionaries import Dictionaries
 from simulator.store.postgres_pool import ConnectionPool
@@ -35,7 +34,6 @@ from simulator.store.postgres_pool import ConnectionPool
 FLUSH_INTERVAL_S = 0.1
 RETENTION_INTERVAL_S = 5.0
 SEQUENCE_BLOCK = 64
-MAX_STORED_BODY = 4 * 1024 * 1024
 DELETE_BATCH = 5_000
 _RETENTION_LOCK = 0x6D636E72  # advisory lock key: one worker applies retention at a time
 _JOURNAL_LOCK = 0x6D636E6A  # advisory lock key: one journal batch commits at a time
@@ -304,23 +302,15 @@ class PostgresStore:
             written,
             *request,
             *response,
-            self._content_z(entry) if keep else None,
+            self._dictionaries.codec.content_blob(entry.request_content, entry.response_content)
+            if keep
+            else None,
         )
 
     def _compressed(self, kind: tuple[str, str, str], text: str) -> tuple[bytes | None, int | None]:
         if not text:
             return None, None
-        data = mask_secrets(text[:MAX_STORED_BODY]).encode("utf-8", errors="replace")
-        return self._dictionaries.compress(kind, data)
-
-    def _content_z(self, entry: JournalEntry) -> bytes | None:
-        if not (entry.request_content or entry.response_content):
-            return None
-        content = {
-            "request": mask_secrets(entry.request_content[:MAX_STORED_BODY]),
-            "response": mask_secrets(entry.response_content[:MAX_STORED_BODY]),
-        }
-        return self._dictionaries.compress_plain(json.dumps(content).encode("utf-8"))
+        return self._dictionaries.compress(kind, journal_bytes(text))
 
     def _text(self, compressed: bytes | None, dictionary: int | None) -> str:
         if compressed is None:
@@ -332,7 +322,7 @@ class PostgresStore:
     def _entry(self, row: tuple[Any, ...]) -> JournalEntry:
         values = dict(zip(("id", *_METADATA), row[: 1 + len(_METADATA)], strict=True))
         request_z, request_dict, response_z, response_dict, content_z = row[1 + len(_METADATA) :]
-        content = json.loads(self._dictionaries.decompress(content_z, None)) if content_z else {}
+        content = self._dictionaries.codec.content_of(content_z)
         return JournalEntry(
             **values,
             request=self._text(request_z, request_dict),

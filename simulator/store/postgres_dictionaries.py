@@ -32,19 +32,16 @@ class Dictionaries:
         self._current: dict[Kind, tuple[int, bytes, int]] = {}  # id, data, uses
         self._cache: dict[int, bytes] = {}
         self._lock = threading.Lock()
-        self._codec = BodyCodec()
+        self.codec = BodyCodec()  # its dictionary numbers are this database's
 
     def compress(self, kind: Kind, data: bytes) -> tuple[bytes, int | None]:
         """`data` compressed, and the dictionary it needs (None: none)."""
         dictionary = self._for_kind(kind, data)
-        return self._codec.compress(data, dictionary), (dictionary[0] if dictionary else None)
-
-    def compress_plain(self, data: bytes) -> bytes:
-        return self._codec.compress(data)
+        return self.codec.compress(data, dictionary), (dictionary[0] if dictionary else None)
 
     def decompress(self, data: bytes, number: int | None) -> bytes:
         preset = None if number is None else (number, self._data(number))
-        return self._codec.decompress(data, preset)
+        return self.codec.decompress(data, preset)
 
     def retire_all(self) -> None:
         """This process stops using its dictionaries (it closes): retention may drop them."""

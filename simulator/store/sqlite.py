@@ -26,8 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.store.base import JournalEntry, JournalPolicy, JournalQuery
-from simulator.store.body_codec import BodyCodec
-from simulator.store.masking import mask_secrets
+from simulator.store.body_codec import BodyCodec, journal_bytes
 from simulator.store.seen import SeenCache
 from simulator.store.sqlite_file import SqliteFile
 
@@ -35,11 +34,9 @@ SCHEMA_VERSION = 1
 FLUSH_INTERVAL_S = 0.1
 RETENTION_INTERVAL_S = 5.0
 SEQUENCE_BLOCK = 64
-MAX_STORED_BODY = 4 * 1024 * 1024
 DICTIONARY_BYTES = 32 * 1024  # bodies of a kind are alike: their last 32 KB is enough
 DICTIONARY_REFRESH = 50_000  # bodies compressed against one dictionary before a fresh one
 DELETE_BATCH = 5_000  # rows deleted per retention transaction (short write locks)
-_CODEC = BodyCodec()  # compressors prepared per dictionary, shared by every store here
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +122,7 @@ class SqliteStore:
         self._reserved: dict[str, tuple[int, int]] = {}  # name -> (last drawn, last reserved)
         self._seen = SeenCache(seen_capacity) if seen_capacity else SeenCache()
         self._dictionaries = _Dictionaries()
+        self._codec = BodyCodec()  # its dictionary numbers are this journal's
         self._pending: list[JournalEntry] = []
         self._pending_lock = threading.Lock()
         self._flush_lock = threading.Lock()  # one batch at a time, in order
@@ -339,7 +337,9 @@ class SqliteStore:
             response_z,
             response_dict,
             entry.reference,
-            _content_z(entry) if keep else None,
+            self._codec.content_blob(entry.request_content, entry.response_content)
+            if keep
+            else None,
         )
 
     def _compress(
@@ -347,9 +347,9 @@ class SqliteStore:
     ) -> tuple[bytes | None, int | None]:
         if not text:
             return None, None
-        data = mask_secrets(text[:MAX_STORED_BODY]).encode("utf-8", errors="replace")
+        data = journal_bytes(text)
         dictionary = self._dictionaries.for_kind(db, kind, data)
-        return _CODEC.compress(data, dictionary), (dictionary[0] if dictionary else None)
+        return self._codec.compress(data, dictionary), (dictionary[0] if dictionary else None)
 
     def _entry(self, row: tuple[Any, ...]) -> JournalEntry:
         head = row[: 1 + len(_COLUMNS) - 2]
@@ -357,7 +357,7 @@ class SqliteStore:
         request, response, request_z, request_dict, response_z, response_dict = row[-6:]
         values = dict(zip(("id", *_COLUMNS[:-2]), head, strict=True))
         values["reference"] = reference
-        content = json.loads(_CODEC.decompress(content_z)) if content_z else {}
+        content = self._codec.content_of(content_z)
         values["request_content"] = content.get("request", "")
         values["response_content"] = content.get("response", "")
         values["security"] = json.loads(values["security"])
@@ -372,7 +372,7 @@ class SqliteStore:
         preset = None
         if dictionary is not None:
             preset = (dictionary, self._dictionaries.data(self._reader.connection, dictionary))
-        return _CODEC.decompress(compressed, preset).decode("utf-8", errors="replace")
+        return self._codec.decompress(compressed, preset).decode("utf-8", errors="replace")
 
 
 class _Dictionaries:
@@ -472,17 +472,6 @@ def _selected(bodies: bool) -> str:
             "request, response, request_z, request_dict, response_z, response_dict"
         )
     return f"id, {columns}, reference, NULL, '', '', NULL, NULL, NULL, NULL"
-
-
-def _content_z(entry: JournalEntry) -> bytes | None:
-    """The business content of both directions, masked and compressed; None when none."""
-    if not (entry.request_content or entry.response_content):
-        return None
-    content = {
-        "request": mask_secrets(entry.request_content[:MAX_STORED_BODY]),
-        "response": mask_secrets(entry.response_content[:MAX_STORED_BODY]),
-    }
-    return _CODEC.compress(json.dumps(content).encode("utf-8"))
 
 
 def _compact_stages(stages: list[dict[str, Any]]) -> list[list[Any]]:
