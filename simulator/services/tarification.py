@@ -60,9 +60,8 @@ async def tarification_consultation(sim: Simulator, exchange: Exchange) -> etree
     if outcome.errors:
         exchange.business_code = outcome.errors[0].code
     else:
-        kept: dict[str, dict[str, object]] = {}
-        outcome = _with_commitments(sim, outcome, query, kept=kept)
-        await _keep_commitments(sim, kept)
+        outcome, commitments = _with_commitments(sim, outcome, query)
+        await _keep_commitments(sim, commitments)
 
     now = sim.clock.now()
     response = codec.build_response(
@@ -80,16 +79,15 @@ async def tarification_consultation(sim: Simulator, exchange: Exchange) -> etree
 COMMITMENTS = "etar-commitment"
 
 
+Commitments = dict[str, dict[str, object]]  # number -> what it commits to
+
+
 def _with_commitments(
-    sim: Simulator,
-    outcome: TarificationOutcome,
-    query: TarificationQuery | None = None,
-    *,
-    kept: dict[str, dict[str, object]] | None = None,
-) -> TarificationOutcome:
-    """Give each priced code a payment-commitment number the insurer would honour in eFact,
-    and keep what it commits to (patient, code, day, author, amounts) for eFact: in `records`
-    at once, or, given `kept`, in `kept` by number for the caller to store."""
+    sim: Simulator, outcome: TarificationOutcome, query: TarificationQuery
+) -> tuple[TarificationOutcome, Commitments]:
+    """Give each priced code a payment-commitment number the insurer would honour in eFact;
+    with it, what each number commits to (patient, code, day, author, amounts), for the caller
+    to store before the answer leaves."""
     insurer = outcome.insurer or "000"
     day = sim.clock.today().strftime("%y%m%d")
     lines = tuple(
@@ -99,8 +97,9 @@ def _with_commitments(
         )
         for line in outcome.lines
     )
-    encounter = (query.encounter_date or "")[:10] if query is not None else ""
-    if query is not None and outcome.patient is not None and encounter:
+    encounter = (query.encounter_date or "")[:10]
+    documents: Commitments = {}
+    if outcome.patient is not None and encounter:
         documents = {
             line.financial_contract: {
                 "patient": outcome.patient.ssin,
@@ -112,15 +111,10 @@ def _with_commitments(
             }
             for line in lines
         }
-        if kept is None:
-            for number, document in documents.items():
-                sim.records.put(COMMITMENTS, number, document)
-        else:
-            kept.update(documents)
-    return dataclasses.replace(outcome, lines=lines)
+    return dataclasses.replace(outcome, lines=lines), documents
 
 
-async def _keep_commitments(sim: Simulator, documents: dict[str, dict[str, object]]) -> None:
+async def _keep_commitments(sim: Simulator, documents: Commitments) -> None:
     """Store the commitments before the answer leaves, without holding the event loop on a
     round trip to PostgreSQL (store/group_commit.py)."""
     await sim.records.put_many(COMMITMENTS, documents)

@@ -21,6 +21,7 @@ from typing import Generic, TypeVar
 Item = TypeVar("Item")
 Connection = TypeVar("Connection")
 MAX_GROUP = 256  # requests per transaction: a burst is written in a few bounded transactions
+_Waiting = tuple[list[Item], asyncio.Future[None]]  # a request's writes, and its answer
 
 
 def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
@@ -47,7 +48,7 @@ class AsyncGroupCommit(Generic[Item, Connection]):
         self._connect_new = connect
         self._write_group = write_group
         self._close_now = close_now
-        self._pending: list[tuple[list[Item], asyncio.Future[None]]] = []
+        self._pending: list[_Waiting[Item]] = []
         self._draining = False
         self._connection: Connection | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -103,8 +104,7 @@ class LoopPassGroup(Generic[Item]):
 
     def __init__(self, write_group: Callable[[Sequence[Item]], None]) -> None:
         self._write_group = write_group
-        self._queued: dict[asyncio.AbstractEventLoop, list[tuple[list[Item], asyncio.Future[None]]]]
-        self._queued = {}
+        self._queued: dict[asyncio.AbstractEventLoop, list[_Waiting[Item]]] = {}
 
     async def write(self, items: Sequence[Item]) -> None:
         if not items:

@@ -16,7 +16,7 @@ import psycopg
 from simulator.store.group_commit import AsyncGroupCommit
 from simulator.store.migrations import migrate
 from simulator.store.postgres_pool import CONNECT_TIMEOUT_S, ConnectionPool
-from simulator.store.records import BatchedRecords, Operation, parameters
+from simulator.store.records import BatchedRecords, Operation, Write, parameters
 
 _INSERT = (
     "INSERT INTO records (kind, key, value) VALUES (%s, %s, %s) ON CONFLICT (kind, key) DO NOTHING"
@@ -29,7 +29,6 @@ _DELETE = "DELETE FROM records WHERE kind = %s AND key = %s"
 
 
 _WRITES: dict[Operation, str] = {"insert": _INSERT, "put": _PUT, "delete": _DELETE}
-Write = tuple[Operation, str, str, str | None]
 
 
 class PostgresRecords(BatchedRecords):
@@ -70,12 +69,12 @@ class PostgresRecords(BatchedRecords):
         with self._pool.connection() as connection:
             return connection.execute(_WRITES[operation], parameters(kind, key, text)).rowcount == 1
 
-    def _write_batch(self, operations: list[tuple[Operation, str, str, str | None]]) -> None:
+    def _write_batch(self, operations: list[Write]) -> None:
         with self._pool.transaction() as connection, connection.cursor() as cursor:
             for operation, kind, key, text in operations:
                 cursor.execute(_WRITES[operation], parameters(kind, key, text))
 
-    async def _write_soon(self, operations: list[tuple[Operation, str, str, str | None]]) -> None:
+    async def _write_soon(self, operations: list[Write]) -> None:
         await self._group.write(operations)
 
     def clear(self) -> None:

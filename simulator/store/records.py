@@ -26,6 +26,7 @@ from simulator.store.sqlite_file import SqliteFile
 
 Document = dict[str, Any]
 Operation = Literal["insert", "put", "delete"]
+Write = tuple[Operation, str, str, str | None]  # operation, kind, key, JSON text (None: delete)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -41,7 +42,7 @@ CREATE TABLE IF NOT EXISTS records (
 class Batch:
     """Writes held back by `Records.deferred()`: in order, and by key for reads."""
 
-    operations: list[tuple[Operation, str, str, str | None]] = field(default_factory=list)
+    operations: list[Write] = field(default_factory=list)
     documents: dict[tuple[str, str], str | None] = field(default_factory=dict)  # None: deleted
     committed: bool = False
 
@@ -103,10 +104,10 @@ class BatchedRecords(ABC):
         """One immediate write, committed; whether it changed a row."""
 
     @abstractmethod
-    def _write_batch(self, operations: list[tuple[Operation, str, str, str | None]]) -> None:
+    def _write_batch(self, operations: list[Write]) -> None:
         """Every operation in one transaction."""
 
-    async def _write_soon(self, operations: list[tuple[Operation, str, str, str | None]]) -> None:
+    async def _write_soon(self, operations: list[Write]) -> None:
         """`operations` committed when it returns. An in-process database writes at once
         (faster than any thread hop); a backend across the network overrides this."""
         self._write_batch(operations)
@@ -131,7 +132,7 @@ class BatchedRecords(ABC):
             batch.hold("put", kind, key, text)
 
     async def put_many(self, kind: str, values: Mapping[str, Mapping[str, Any]]) -> None:
-        operations: list[tuple[Operation, str, str, str | None]] = [
+        operations: list[Write] = [
             ("put", kind, key, json.dumps(value, sort_keys=True)) for key, value in values.items()
         ]
         batch = self._batch.get()
@@ -209,7 +210,7 @@ class SqliteRecords(BatchedRecords):
     def __init__(self, path: Path) -> None:
         super().__init__()
         self._file = SqliteFile(path, synchronous="NORMAL", schema=_SCHEMA)
-        self._group: LoopPassGroup[tuple[Operation, str, str, str | None]] = LoopPassGroup(
+        self._group: LoopPassGroup[Write] = LoopPassGroup(
             lambda operations: self._write_batch(list(operations))
         )
 
@@ -231,12 +232,12 @@ class SqliteRecords(BatchedRecords):
         with self._file.transaction() as db:
             return db.execute(_SQLITE_WRITES[operation], parameters(kind, key, text)).rowcount == 1
 
-    def _write_batch(self, operations: list[tuple[Operation, str, str, str | None]]) -> None:
+    def _write_batch(self, operations: list[Write]) -> None:
         with self._file.transaction() as db:
             for operation, kind, key, text in operations:
                 db.execute(_SQLITE_WRITES[operation], parameters(kind, key, text))
 
-    async def _write_soon(self, operations: list[tuple[Operation, str, str, str | None]]) -> None:
+    async def _write_soon(self, operations: list[Write]) -> None:
         await self._group.write(operations)
 
     def clear(self) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 
 from simulator.store.base import JournalEntry, JournalPolicy, JournalQuery
 from simulator.store.body_codec import BodyCodec, journal_bytes
+from simulator.store.preset_dictionaries import PresetDictionaries
 from simulator.store.seen import SeenCache
 from simulator.store.sqlite_file import SqliteFile
 
@@ -34,8 +35,6 @@ SCHEMA_VERSION = 1
 FLUSH_INTERVAL_S = 0.1
 RETENTION_INTERVAL_S = 5.0
 SEQUENCE_BLOCK = 64
-DICTIONARY_BYTES = 32 * 1024  # bodies of a kind are alike: their last 32 KB is enough
-DICTIONARY_REFRESH = 50_000  # bodies compressed against one dictionary before a fresh one
 DELETE_BATCH = 5_000  # rows deleted per retention transaction (short write locks)
 
 log = logging.getLogger(__name__)
@@ -121,7 +120,7 @@ class SqliteStore:
         self._sequence_lock = threading.Lock()
         self._reserved: dict[str, tuple[int, int]] = {}  # name -> (last drawn, last reserved)
         self._seen = SeenCache(seen_capacity) if seen_capacity else SeenCache()
-        self._dictionaries = _Dictionaries()
+        self._dictionaries = PresetDictionaries()
         self._codec = BodyCodec()  # its dictionary numbers are this journal's
         self._pending: list[JournalEntry] = []
         self._pending_lock = threading.Lock()
@@ -280,7 +279,7 @@ class SqliteStore:
             with self._journal.transaction() as db:
                 db.execute("DELETE FROM journal")
                 db.execute("DELETE FROM journal_dict")
-            self._dictionaries.clear()
+            self._dictionaries.forget()
         self._seen.clear()
 
     def close(self) -> None:
@@ -348,7 +347,7 @@ class SqliteStore:
         if not text:
             return None, None
         data = journal_bytes(text)
-        dictionary = self._dictionaries.for_kind(db, kind, data)
+        dictionary = self._dictionaries.for_kind(_SqliteTable(db), kind, data)
         return self._codec.compress(data, dictionary), (dictionary[0] if dictionary else None)
 
     def _entry(self, row: tuple[Any, ...]) -> JournalEntry:
@@ -371,60 +370,27 @@ class SqliteStore:
             return plain  # a row of an older journal, or no body kept
         preset = None
         if dictionary is not None:
-            preset = (dictionary, self._dictionaries.data(self._reader.connection, dictionary))
+            table = _SqliteTable(self._reader.connection)
+            preset = (dictionary, self._dictionaries.data(table, dictionary))
         return self._codec.decompress(compressed, preset).decode("utf-8", errors="replace")
 
 
-class _Dictionaries:
-    """Preset dictionaries per (service, operation, direction): the first body of a kind (its
-    last 32 KB) becomes the dictionary of the next DICTIONARY_REFRESH bodies of that kind."""
+class _SqliteTable:
+    """`journal_dict` through one connection (the writer's transaction, or the reader)."""
 
-    def __init__(self) -> None:
-        self._current: dict[tuple[str, str, str], tuple[int, bytes, int]] = {}  # id, data, uses
-        self._cache: dict[int, bytes] = {}
-        self._lock = threading.Lock()
+    def __init__(self, db: Any) -> None:
+        self.db = db
 
-    def for_kind(
-        self, db: Any, kind: tuple[str, str, str], data: bytes
-    ) -> tuple[int, bytes] | None:
-        """The dictionary to compress `data` with; None for the body that becomes the next
-        dictionary (it is stored whole in journal_dict and compressed on its own)."""
-        with self._lock:
-            current = self._current.get(kind)
-            if current is not None and current[2] < DICTIONARY_REFRESH:
-                number, zdict, uses = current
-                self._current[kind] = (number, zdict, uses + 1)
-                return number, zdict
-            if current is not None:
-                db.execute(
-                    "UPDATE journal_dict SET retired = ? WHERE id = ?", (time.time(), current[0])
-                )
-            zdict = data[-DICTIONARY_BYTES:]
-            number = int(
-                db.execute("INSERT INTO journal_dict (data) VALUES (?)", (zdict,)).lastrowid
+    def insert(self, data: bytes, retire: int | None) -> int:
+        if retire is not None:
+            self.db.execute(
+                "UPDATE journal_dict SET retired = ? WHERE id = ?", (time.time(), retire)
             )
-            self._current[kind] = (number, zdict, 0)
-            self._cache[number] = zdict
-            return None
+        return int(self.db.execute("INSERT INTO journal_dict (data) VALUES (?)", (data,)).lastrowid)
 
-    def data(self, connection: Any, number: int) -> bytes:
-        with self._lock:
-            cached = self._cache.get(number)
-        if cached is not None:
-            return cached
-        row = connection.execute("SELECT data FROM journal_dict WHERE id = ?", (number,)).fetchone()
-        if row is None:
-            raise LookupError(f"journal dictionary {number} is missing")
-        with self._lock:
-            if len(self._cache) > 256:
-                self._cache.clear()
-            self._cache[number] = bytes(row[0])
-        return bytes(row[0])
-
-    def clear(self) -> None:
-        with self._lock:
-            self._current.clear()
-            self._cache.clear()
+    def select(self, number: int) -> bytes | None:
+        row = self.db.execute("SELECT data FROM journal_dict WHERE id = ?", (number,)).fetchone()
+        return None if row is None else bytes(row[0])
 
 
 def _add_columns(journal: SqliteFile) -> None:

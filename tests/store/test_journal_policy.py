@@ -106,7 +106,8 @@ def test_masking_covers_prefixes_attributes_and_cdata() -> None:
 def test_max_rows_keeps_the_newest_and_forgets_unused_dictionaries(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("simulator.store.sqlite.DICTIONARY_REFRESH", 5)  # a new one every 5
+    # a new dictionary every 5 bodies
+    monkeypatch.setattr("simulator.store.preset_dictionaries.DICTIONARY_REFRESH", 5)
     store = SqliteStore(tmp_path / "s.sqlite3", policy=JournalPolicy(max_rows=10, max_age=None))
     for index in range(40):
         store.record(_entry(index))
