@@ -98,7 +98,10 @@ async def challenge(sim: Simulator, exchange: Exchange) -> etree._Element:
             f"({_subject_text(grant.holder_cert)})",
             "FailedAuthentication",
         )
-    book.close(answer.challenge)
+    if not book.close(answer.challenge):  # another worker answered it in the meantime
+        raise faults.unauthenticated(
+            "unknown or expired wst:Challenge: it was answered already", "FailedAuthentication"
+        )
     exchange.provider_nihii = grant.nihii
     return _token_answer(sim, exchange, grant, answer.context)
 

@@ -65,8 +65,9 @@ class PendingChallenges:
             )
         return _load(document)
 
-    def close(self, challenge: str) -> None:
-        self._records.delete(KIND, challenge)
+    def close(self, challenge: str) -> bool:
+        """Use the challenge up; False when another worker did first (the delete decides)."""
+        return self._records.delete(KIND, challenge)
 
     def _prune(self, now: datetime) -> None:
         for key, document in self._records.find(KIND, limit=PRUNE_BATCH):

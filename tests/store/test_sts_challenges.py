@@ -37,7 +37,8 @@ def test_a_challenge_sent_by_one_worker_is_answered_at_another_once(
     assert found == grant
     with pytest.raises(ChallengeRefused, match="does not match"):
         receiver.peek(challenge, context="ctx-2", now=NOW)
-    receiver.close(challenge)
+    assert receiver.close(challenge)
+    assert not sender.close(challenge)  # used up once, whichever worker came first
     with pytest.raises(ChallengeRefused, match="unknown or expired"):
         sender.peek(challenge, context="ctx-1", now=NOW)
 
