@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from simulator.client import ConnectorClient
@@ -26,7 +25,7 @@ from simulator.security.pki import TestPki, write_keystore
 from simulator.services import efact_processing as processing
 from simulator.store.due_jobs import APPLICATION_NAME
 from tests.e2e.test_workers import Workers
-from tests.support.postgres import Cluster, cluster_or_skip
+from tests.support.postgres import Cluster, cluster_or_skip, psycopg_or_skip
 
 PASSWORD = "jobs-workers"
 
@@ -85,6 +84,7 @@ def test_the_other_worker_takes_over_a_file_whose_worker_was_killed_mid_check(
                 )
                 return [m.detail.content[:6].decode() for m in found.messages]
 
+        psycopg = psycopg_or_skip()
         with psycopg.connect(url, autocommit=True) as database:
 
             def step() -> str:

@@ -2,6 +2,7 @@
 made through one is seen by the others (notified, then read locally), and the schema is the
 simulator's own, versioned."""
 
+# ruff: noqa: E402  (the imports after psycopg_or_skip() need psycopg)
 from __future__ import annotations
 
 import time
@@ -9,8 +10,12 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg
 import pytest
+
+from tests.support.postgres import psycopg_or_skip
+
+# Everything below needs psycopg at import: the module is skipped without it.
+psycopg = psycopg_or_skip()
 
 from simulator.clock import Clock
 from simulator.scenarios.model import Scenario

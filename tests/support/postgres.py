@@ -8,6 +8,7 @@ installed, unless MYCARENET_REQUIRE_POSTGRES is set (then it is a failure).
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 
 REQUIRE_ENV = "MYCARENET_REQUIRE_POSTGRES"
 _SEARCHED = ("/usr/lib/postgresql/*/bin",)
@@ -137,6 +139,16 @@ def running_cluster() -> Iterator[Cluster]:
 
 def required() -> bool:
     return bool(os.environ.get(REQUIRE_ENV))
+
+
+def psycopg_or_skip() -> ModuleType:
+    """psycopg for a test that needs it: skipped without the [postgres] extra (README's test
+    command installs [dev] only), failed when PostgreSQL is required."""
+    import pytest
+
+    if required():
+        return importlib.import_module("psycopg")
+    return pytest.importorskip("psycopg", reason="the [postgres] extra is not installed")
 
 
 @contextmanager
