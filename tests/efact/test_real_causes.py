@@ -7,6 +7,7 @@ insurer's ledger (`sim.ledger`)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import itertools
 import json
@@ -339,9 +340,10 @@ def _commitment(sim: Simulator, patient: Patient, doctor: Provider, when: date) 
         author_type="persphysician", patient_ssin=patient.ssin,
         encounter_date=when.isoformat(), claims=(TariffClaim("101032"),),
     )  # fmt: skip
-    outcome = tarification._with_commitments(
+    outcome, commitments = tarification._with_commitments(
         sim, consult_tariff(query, sim.population, sim.clock.today()), query
     )
+    asyncio.run(tarification._keep_commitments(sim, commitments))  # as eTar stores them
     return outcome.lines[0].financial_contract
 
 
