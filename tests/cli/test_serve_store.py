@@ -14,6 +14,7 @@ import pytest
 from simulator.cli import data_lock, workers
 from simulator.cli.serve_scale import options_problem
 from simulator.store.backends import shown_url
+from tests.support.postgres import psycopg_or_skip
 
 
 def _serve(tmp_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
@@ -37,6 +38,8 @@ def _serve(tmp_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
     ],
 )
 def test_misuse_is_one_error_line(tmp_path: Path, options: tuple[str, ...], expected: str) -> None:
+    if any(option.startswith("postgresql://") for option in options):
+        psycopg_or_skip()  # without the [postgres] extra the error is that one (test below)
     done = _serve(tmp_path, *options)
     assert done.returncode == 2, done.stderr
     lines = done.stderr.splitlines()
@@ -51,9 +54,10 @@ def test_workers_out_of_range_are_refused_by_the_parser(tmp_path: Path) -> None:
 
 def test_the_store_comes_from_the_environment_too() -> None:
     assert options_problem(None, 1) is None
-    assert options_problem("postgresql://h/db", 4) is None
     problem = options_problem(None, 2)
     assert problem is not None and "$MYCARENET_STORE" in problem
+    psycopg_or_skip()
+    assert options_problem("postgresql://h/db", 4) is None
 
 
 def test_a_password_never_shows() -> None:
