@@ -281,6 +281,57 @@ def judge(
     return tuple(findings)
 
 
+@dataclass(frozen=True)
+class HistoryScope:
+    """The part of a patient's history that the rules can read when judging some services:
+    all of it (a tooth is extracted once in a life), or the services of the years and days
+    named. Reading only that keeps a file's judging flat however long the ledger grows."""
+
+    whole: bool = False
+    years: frozenset[int] = frozenset()
+    days: frozenset[date] = frozenset()
+
+    def covers(self, day: date) -> bool:
+        return self.whole or day.year in self.years or day in self.days
+
+
+def history_scope(
+    services: Iterable[LedgerService], table: Constraints | None = None
+) -> HistoryScope:
+    """What of the history `judge` reads for `services`, rule by rule (same day for units and
+    cumulation, the calendar year or the delay for renewals, the stages' window, the whole
+    life for teeth); a service no rule names needs none of it."""
+    table = table or constraints()
+    years: set[int] = set()
+    days: set[date] = set()
+
+    def span(first: date, last: date) -> None:
+        years.update(range(first.year, last.year + 1))
+
+    same_day = [rule.codes for rule in table.max_units_per_day]
+    same_day += [rule.codes for rule in table.not_cumulable]
+    for new in services:
+        code = new.code
+        if any(code in codes for codes in same_day):
+            days.add(new.day)
+        for renewal in table.renewal:
+            if code not in renewal.codes:
+                continue
+            if renewal.period == "calendar-year":
+                years.add(new.day.year)
+            else:
+                delay = timedelta(days=int(renewal.period.split()[0]))
+                span(new.day - delay, new.day + delay)
+        if new.tooth and any(code in tooth.codes for tooth in table.per_tooth):
+            return HistoryScope(whole=True)
+        for stages in table.stages:
+            if code == stages.final:
+                span(new.day - timedelta(days=stages.within_days), new.day)
+    return HistoryScope(
+        years=frozenset(years), days=frozenset(d for d in days if d.year not in years)
+    )
+
+
 def judge_all(
     history: Iterable[LedgerService],
     new: Sequence[LedgerService],

@@ -311,7 +311,7 @@ def framing_rejections(framed: Framed) -> list[Rejection]:
         found.append(rejection("100103", 1, "10", "1", detail=(
             f"segment 200 zone 200: message type {framed.message_type!r} is not "
             f"{MESSAGE_920000}")))
-    segments = framed.content[: SEGMENT200_LENGTH + 160]
+    segments = framed.segments
     bad = INVALID_BYTE.search(segments)
     if bad is not None:
         where = "200" if bad.start() < SEGMENT200_LENGTH else "300"
@@ -320,7 +320,9 @@ def framing_rejections(framed: Framed) -> list[Rejection]:
     if framed.tail:
         index = framed.records
         start = SEGMENT200_LENGTH + 160 + (index - 1) * RECORD_LENGTH
-        kind = plain(framed.content[start : start + 2]).decode("ascii")
+        with framed.open(printable=True) as stream:
+            stream.seek(start)
+            kind = stream.read(2).decode("ascii")
         found.append(rejection(own_code(kind, INCOMPLETE_RECORD), index, kind, "0", detail=(
             f"the file ends after {framed.tail} of {RECORD_LENGTH} chars of record {index}")))
     return found

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import BinaryIO
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, BinaryIO, overload
 
 from simulator.efact.layout import (
     RECORD_LENGTH,
@@ -22,6 +22,9 @@ from simulator.efact.layout import (
     layout,
     segment300_key,
 )
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 _CHUNK_RECORDS = 2048  # records read per chunk: large enough to amortise I/O, small in memory
 
@@ -34,6 +37,7 @@ PLACEHOLDER = b"?"
 _PLAIN = bytes(b if 0x20 <= b <= 0x7E else PLACEHOLDER[0] for b in range(256))
 MESSAGE_920000 = "920000"
 _SEGMENTS_920000 = SEGMENT200_LENGTH + 160  # segment 200 + segment 300 of a 920000
+_BUFFER = 1 << 16  # read-ahead of a framed stream
 
 
 def plain(data: bytes) -> bytes:
@@ -192,29 +196,142 @@ def parse(source: BinaryIO | bytes) -> tuple[Header, Iterator[Record]]:
     return header, iter_records(stream, header)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Framed:
-    """A posted file made readable as a 920000 (`frame`), and what had to be done for it."""
+    """A posted file made readable as a 920000 (`frame`), and what had to be done for it. Its
+    content is read through `open`, a stream from the posted file: never held whole."""
 
-    content: bytes  # segments 200 + 300 then whole 350-char records
+    segments: bytes  # segments 200 + 300 as framed (zone 200 920000, padded)
+    size: int  # bytes of the framed content: the segments then whole 350-char records
     message_type: str  # zone 200 as posted (decoded latin-1), when it was not 920000
     tail: int  # chars of the last record as posted when the file ended inside it, else 0
+    source: Callable[[], BinaryIO] = field(repr=False, compare=False)  # the posted bytes
 
     @property
     def records(self) -> int:
-        return (len(self.content) - _SEGMENTS_920000) // RECORD_LENGTH
+        return (self.size - _SEGMENTS_920000) // RECORD_LENGTH
+
+    def open(self, *, printable: bool = False) -> BinaryIO:
+        """The framed content from its start; `printable`: every byte outside printable ASCII
+        as "?" (`plain`), which is what the answers and the settlement read."""
+        return io.BufferedReader(_FramedStream(self, printable), buffer_size=_BUFFER)
+
+    @property
+    def content(self) -> bytes:
+        """The whole framed content (small files, tests)."""
+        with self.open() as stream:
+            return stream.read()
 
 
 def frame(content: bytes) -> Framed:
-    """Whatever was posted to the insurer, as a 920000 the checks and writers can read: zone
-    200 forced to 920000, segments padded with spaces when the file is shorter, and a last
-    record the file ends inside padded with spaces to 350. Pure; the checks report what was
-    changed (`checks.framing_rejections`) so that nothing is accepted silently."""
-    message_type = content[:6].decode("latin-1")
-    body = MESSAGE_920000.encode("ascii") + content[6:]
-    if len(body) < _SEGMENTS_920000:
-        body = body.ljust(_SEGMENTS_920000, b" ")
-    tail = (len(body) - _SEGMENTS_920000) % RECORD_LENGTH
-    if tail:
-        body = body + b" " * (RECORD_LENGTH - tail)
-    return Framed(body, "" if message_type == MESSAGE_920000 else message_type, tail)
+    """`frame_source` over bytes in memory."""
+    return frame_source(lambda: io.BytesIO(content), len(content))
+
+
+def frame_source(source: Callable[[], BinaryIO], size: int) -> Framed:
+    """Whatever was posted to the insurer (`size` bytes, read from the start by each call of
+    `source`), as a 920000 the checks and writers can read: zone 200 forced to 920000,
+    segments padded with spaces when the file is shorter, and a last record the file ends
+    inside padded with spaces to 350. Pure; the checks report what was changed
+    (`checks.framing_rejections`) so that nothing is accepted silently."""
+    with source() as stream:
+        head = _read_full(stream, _SEGMENTS_920000)
+    message_type = head[:6].decode("latin-1")
+    segments = (MESSAGE_920000.encode("ascii") + head[6:]).ljust(_SEGMENTS_920000, b" ")
+    body = max(size, _SEGMENTS_920000)
+    tail = (body - _SEGMENTS_920000) % RECORD_LENGTH
+    framed_size = body + (RECORD_LENGTH - tail if tail else 0)
+    kind = "" if message_type == MESSAGE_920000 else message_type
+    return Framed(segments, framed_size, kind, tail, source)
+
+
+class _FramedStream(io.RawIOBase):
+    """The bytes of a `Framed`: its segments, then the posted file from the same offset, then
+    spaces up to its size."""
+
+    def __init__(self, framed: Framed, printable: bool) -> None:
+        super().__init__()
+        self._framed, self._printable = framed, printable
+        self._source: BinaryIO | None = None
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_CUR:
+            offset += self._position
+        elif whence == io.SEEK_END:
+            offset += self._framed.size
+        self._position = max(0, offset)
+        return self._position
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        target = memoryview(buffer).cast("B")
+        position, framed = self._position, self._framed
+        want = min(len(target), framed.size - position)
+        if want <= 0:
+            return 0
+        if position < _SEGMENTS_920000:
+            data = framed.segments[position : position + want]
+        else:
+            data = self._posted(position, want).ljust(want, b" ")
+        if self._printable:
+            data = plain(data)
+        target[: len(data)] = data
+        self._position += len(data)
+        return len(data)
+
+    def _posted(self, position: int, count: int) -> bytes:
+        if self._source is None:
+            self._source = self._framed.source()
+        if self._source.tell() != position:
+            self._source.seek(position)
+        return _read_full(self._source, count)
+
+    def close(self) -> None:
+        if self._source is not None:
+            self._source.close()
+        super().close()
+
+
+class RecordKinds(Sequence[str]):
+    """The record types of a file in file order (`kinds[i]`: record i+1), two bytes each
+    rather than a string per record."""
+
+    def __init__(self, types: bytes) -> None:
+        self._types = types
+
+    @classmethod
+    def of(cls, framed: Framed) -> RecordKinds:
+        with framed.open(printable=True) as stream:
+            stream.seek(_SEGMENTS_920000)
+            found = bytearray()
+            while chunk := stream.read(RECORD_LENGTH * _CHUNK_RECORDS):
+                for start in range(0, len(chunk), RECORD_LENGTH):
+                    found += chunk[start : start + 2]
+        return cls(bytes(found))
+
+    def __len__(self) -> int:
+        return len(self._types) // 2
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self._types[2 * index : 2 * index + 2].decode("ascii")

@@ -19,7 +19,7 @@ from simulator.efact.block import MAX_ERRORS, BlockError, ErrorBlock, format_blo
 from simulator.efact.checks import control_number, record_checksum
 from simulator.efact.errors import Rejection
 from simulator.efact.layout import layout
-from simulator.efact.parser import Header, Record, ascii_digits, plain
+from simulator.efact.parser import Header, Record, ascii_digits, open_source, plain
 
 TEST_VERSION = "9991999"  # segment 300 zone 304 / record 10 zone 4 in test files
 
@@ -468,15 +468,17 @@ def write_rejections(
     rejections: Iterable[Rejection],
     *,
     whole_file: bool,
+    total: int | None = None,
 ) -> None:
     """920098 (accepted, per-record errors) or 920099 (whole file rejected: zone 311 01 when a
-    blocking error is present, 02 for too many errors). Every record is echoed with its block."""
+    blocking error is present, 02 for too many errors). Every record is echoed with its block.
+    Zone 310 (`_percentage`) needs the number of records: `total`, or patched in place."""
     grouped = _by_record(rejections)
     blocking = any(r.letter == "B" for found in grouped.values() for r in found)
     message = "920099" if whole_file else "920098"
     rejection_type = ("01" if blocking else "02") if whole_file else "00"
     out.write(_answer200(message, header))
-    out.write(_ascii(_segment300_error(header, "00000", rejection_type)))
+    out.write(_ascii(_segment300_error(header, _percentage(grouped, total), rejection_type)))
     blocks = _Blocks(header)
     count = 0
     destination = "000"
@@ -486,7 +488,7 @@ def write_rejections(
             destination = record.text[84:87]
         found = grouped.get(record.index, ())
         out.write(_ascii(record.text + blocks.of(record, found, destination)))
-    _patch_percentage(out, _in_error(grouped), count)
+    _finish_percentage(out, grouped, count, total)
 
 
 def write_bare_receipt(out: BinaryIO, content: bytes) -> None:
@@ -498,12 +500,13 @@ def write_bare_receipt(out: BinaryIO, content: bytes) -> None:
     out.write(_ascii(layout("300S").fill({"300": "920000"})))
 
 
-def write_failure(out: BinaryIO, content: bytes, failure: Rejection) -> None:
+def write_failure(out: BinaryIO, content: BinaryIO | bytes, failure: Rejection) -> None:
     """920099 for a file the insurer failed on (the safety net of the processing): built from
     the raw bytes with nothing but slicing, so that it cannot fail where the checks or the
     writers did. Zone 311 01 (blocking), 310 100.00 %; every 350-char slice is echoed and the
     first carries `failure` (a file without records gets the segments only)."""
-    text = _ascii(content.decode("latin-1")).decode("ascii")
+    source = open_source(content)
+    text = _ascii(source.read(227).decode("latin-1")).decode("ascii")
     reference = text[20:34]
     test = text[12:14] != "12"
     out.write(_ascii(segment200("920099", reference if ascii_digits(reference) else "0",
@@ -511,15 +514,16 @@ def write_failure(out: BinaryIO, content: bytes, failure: Rejection) -> None:
     segment = text[67:227].ljust(160)
     out.write(_ascii(segment[:140] + layout("300E").fill({"310": "10000", "311": "01"})[140:]))
     comment = _plain(f"{failure.letter}{failure.code} {failure.fr}")
-    body = text[227:]
-    for number, start in enumerate(range(0, len(body), 350), start=1):
+    number = 0
+    while raw := source.read(350):  # the posted file a slice at a time, never whole
+        number += 1
         errors = (BlockError(failure.letter, failure.code),) if number == 1 else ()
         block = format_block(ErrorBlock(
             sending_number=segment[8:11], creation_date=segment[13:21],
             year_month=segment[0:6], mutuality="000", errors=errors,
             comment=comment if number == 1 else "", index=number % 1_000_000,
         ))  # fmt: skip
-        out.write(_ascii(body[start : start + 350].ljust(350) + block))
+        out.write(_ascii(raw.decode("latin-1").ljust(350) + block))
 
 
 def _in_error(grouped: dict[int, list[Rejection]]) -> int:
@@ -528,13 +532,24 @@ def _in_error(grouped: dict[int, list[Rejection]]) -> int:
     return sum(1 for found in grouped.values() if any(r.letter in "BFR" for r in found))
 
 
-def _patch_percentage(out: BinaryIO, rejected: int, total: int) -> None:
-    """Zone 310 is known only once every record went through: write it in place."""
-    if not out.seekable():
+def _percentage(grouped: dict[int, list[Rejection]], total: int | None) -> str:
+    return error_percentage(_in_error(grouped), total) if total is not None else "00000"
+
+
+def _finish_percentage(
+    out: BinaryIO, grouped: dict[int, list[Rejection]], count: int, total: int | None
+) -> None:
+    """Zone 310 was written from `total` when the caller knew it (an answer streamed to the
+    store cannot be rewritten); else it is known only now: write it in place."""
+    if total is not None:
+        if total != count:
+            raise ValueError(f"zone 310 was written for {total} records, the answer has {count}")
         return
+    if not out.seekable():
+        raise ValueError("zone 310: a stream that cannot seek needs the number of records")
     end = out.tell()
     out.seek(67 + 140)
-    out.write(error_percentage(rejected, total).encode("ascii"))
+    out.write(error_percentage(_in_error(grouped), count).encode("ascii"))
     out.seek(end)
 
 
@@ -553,13 +568,15 @@ def write_settlement(
     rejections: Iterable[Rejection],
     *,
     payment_date: date,
+    total: int | None = None,
 ) -> None:
     """920900: every record with its block, then a 91 per mutuality and a 92 per federation
     with requested, accepted and rejected amounts (account A); zone 423 carries the payment
-    reference, which starts with the payment date (YYYYMMDD)."""
+    reference, which starts with the payment date (YYYYMMDD). `total`: the records but the 95
+    and 96, for zone 310 (`write_rejections`)."""
     grouped = _by_record(rejections)
     out.write(_answer200("920900", header))
-    out.write(_ascii(_segment300_error(header, "00000", "00")))
+    out.write(_ascii(_segment300_error(header, _percentage(grouped, total), "00")))
     mutualities: dict[str, _Settlement] = defaultdict(_Settlement)
     blocks = _Blocks(header)
     destination = ""
@@ -604,7 +621,7 @@ def write_settlement(
         federation.records += totals.records
     for first in sorted(federations):
         out.write(_ascii(_record9x("92", first + "99", federations[first], reference)))
-    _patch_percentage(out, _in_error(grouped), count)
+    _finish_percentage(out, grouped, count, total)
 
 
 def _record9x(kind: str, mutuality: str, totals: _Settlement, reference: str) -> str:

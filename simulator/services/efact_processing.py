@@ -30,28 +30,34 @@ the file leaves the open list: never silence, never a retry loop.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import io
 import logging
 import math
 import os
 import weakref
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from simulator.clock import BRUSSELS
-from simulator.codecs.blob import hash_value
 from simulator.domain import efact_processing as efact_rules
 from simulator.domain.cpas import MEDIPRIMA_PAYMENT_DAYS
-from simulator.domain.ledger_rules import Channel
+from simulator.domain.ledger_rules import Channel, LedgerService, history_scope
 from simulator.domain.mediprima_invoicing import MediprimaInvoices
 from simulator.efact import writer
 from simulator.efact.checks import CheckOptions, check_file, framing_rejections
 from simulator.efact.errors import PROCESSING_FAILED, Rejection, rejection
 from simulator.efact.layout import RECORD_LENGTH, SEGMENT200_LENGTH
-from simulator.efact.parser import Framed, Record, frame, parse, plain
+from simulator.efact.parser import (
+    Framed,
+    Record,
+    RecordKinds,
+    frame_source,
+    parse,
+    read_header,
+)
 from simulator.runtime import Simulator
 from simulator.services import mailbox as boxes
 from simulator.services import tarification
@@ -67,6 +73,7 @@ ENVIRONMENT = "MYCARENET_EFACT_DELAYS"
 _SCAN = 1_000_000
 _LOG = logging.getLogger(__name__)
 _SEGMENTS = SEGMENT200_LENGTH + 160  # segment 200 + segment 300 of a 920000
+_ANSWER_BUFFER = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -247,23 +254,25 @@ def _fail(sim: Simulator, state: dict[str, Any], error: Exception) -> int:
     delivered = 0
     try:
         if state["step"] in ("received", "receipt"):
-            content = _content(sim, state)
+            posted = _posted(sim, state)
             if state["step"] == "received":
-                out = io.BytesIO()
-                writer.write_bare_receipt(out, content)
-                delivered += _deliver(sim, state, "HCPFAC", out.getvalue(), "receipt")
+                with posted.open() as source:
+                    head = source.read(_SEGMENTS)
+                with _answer(sim) as out:
+                    writer.write_bare_receipt(out, head)
+                delivered += _deliver(sim, state, "HCPFAC", out, "receipt")
             failure = rejection(PROCESSING_FAILED, 1, "10", "0", detail=state["problem"][:200])
             state["decision"] = {
                 "verdict": efact_rules.REJECTED,
                 "rejection_type": efact_rules.BLOCKING,
                 "percentage": "10000",
-                "records": max(0, (len(content) - _SEGMENTS) // RECORD_LENGTH),
+                "records": max(0, (posted.size - _SEGMENTS) // RECORD_LENGTH),
                 "records_in_error": 1,
             }
             state["rejections"] = [_dump(failure)]
-            out = io.BytesIO()
-            writer.write_failure(out, content, failure)
-            delivered += _deliver(sim, state, "HCPVWR", out.getvalue(), "rejected")
+            with posted.open() as source, _answer(sim) as out:
+                writer.write_failure(out, source, failure)
+            delivered += _deliver(sim, state, "HCPVWR", out, "rejected")
         else:
             state["step"] = "failed"
             sim.records.put(FILES, where, state)
@@ -277,21 +286,22 @@ def _fail(sim: Simulator, state: dict[str, Any], error: Exception) -> int:
     return delivered
 
 
-def _readable(sim: Simulator, state: dict[str, Any]) -> tuple[Framed, bytes]:
-    """The posted file as a 920000 of whole records (`frame`), and the same with every byte
-    outside printable ASCII as "?", which is what the answers and the settlement read."""
-    framed = frame(_content(sim, state))
-    return framed, plain(framed.content)
+def _framed(sim: Simulator, state: dict[str, Any]) -> Framed:
+    """The posted file as a 920000 of whole records (`frame_source`), read from the store a
+    part at a time; `open(printable=True)` is what the answers and the settlement read."""
+    posted = _posted(sim, state)
+    return frame_source(posted.open, posted.size)
 
 
 def _run(sim: Simulator, state: dict[str, Any], now: datetime) -> int:
     """Take every step of one file that is due at `now`, in order."""
     delivered = 0
     if state["step"] == "received" and _due(state, "receipt", now):
-        header, _ = parse(_readable(sim, state)[1])
-        out = io.BytesIO()
-        writer.write_receipt(out, header)
-        delivered += _deliver(sim, state, "HCPFAC", out.getvalue(), "receipt")
+        with _framed(sim, state).open(printable=True) as stream:
+            header = read_header(stream)
+        with _answer(sim) as out:
+            writer.write_receipt(out, header)
+        delivered += _deliver(sim, state, "HCPFAC", out, "receipt")
     at = _due(state, "check", now)
     if state["step"] == "receipt" and at is not None:
         delivered += _check(sim, state, at)
@@ -302,9 +312,9 @@ def _run(sim: Simulator, state: dict[str, Any], now: datetime) -> int:
 
 
 def _check(sim: Simulator, state: dict[str, Any], at: datetime) -> int:
-    framed, content = _readable(sim, state)
+    framed = _framed(sim, state)
     if "decision" not in state:  # not decided before a crash: decide now, once
-        decision = _decide(sim, state, at.astimezone(BRUSSELS).date(), framed, content)
+        decision = _decide(sim, state, at.astimezone(BRUSSELS).date(), framed)
         state["decision"] = {
             "verdict": decision.verdict,
             "rejection_type": decision.rejection_type,
@@ -319,23 +329,27 @@ def _check(sim: Simulator, state: dict[str, Any], at: datetime) -> int:
         _remember(sim, state)
         # Only the services paid go in the ledger, for later files and eAttests to see them
         # (again after a crash: the same source and line replace themselves).
-        paid = efact_rules.paid_services(_billed(state, content), _rejections(state))
+        paid = efact_rules.paid_services(_billed(state, framed), _rejections(state))
         if paid:
             with sim.records.deferred() as batch:  # one transaction, not three per service
                 sim.ledger.record(paid)
             sim.records.commit(batch)
-    header, records = parse(content)
-    out = io.BytesIO()
-    writer.write_rejections(out, header, records, _rejections(state), whole_file=not accepted)
+    # The answer goes to the store as it is written, record by record (`mailbox.Answer`).
+    with framed.open(printable=True) as stream, _answer(sim) as out:
+        header, records = parse(stream)
+        writer.write_rejections(
+            out, header, records, _rejections(state), whole_file=not accepted,
+            total=framed.records,
+        )  # fmt: skip
     name = "HCPFAC" if accepted else "HCPVWR"
-    return _deliver(sim, state, name, out.getvalue(), "checked" if accepted else "rejected")
+    return _deliver(sim, state, name, out, "checked" if accepted else "rejected")
 
 
 def _decide(
-    sim: Simulator, state: dict[str, Any], today: date, framed: Framed, content: bytes
+    sim: Simulator, state: dict[str, Any], today: date, framed: Framed
 ) -> efact_rules.Decision:
-    """`framed` is what was posted (invalid bytes included, for the checks to find them);
-    `content` the same in printable ASCII, for everything else."""
+    """`framed` is what was posted: as it is for the checks (invalid bytes included, for them
+    to find), in printable ASCII for everything else."""
     config = config_of(sim)
     # The world of the processing day; MediPrima files get CAAMI's rules (docs/rules.md).
     population = sim.population_on(today) if config.check_population else None
@@ -358,23 +372,31 @@ def _decide(
         two_month_rule=str(state.get("two_month_rule", "fine")),
     )
     # chunked: no Record object per record
-    checked = framing_rejections(framed) + check_file(framed.content, options)
-    billed = _billed(state, content)
+    with framed.open() as stream:
+        checked = framing_rejections(framed) + check_file(stream, options)
+    billed = _billed(state, framed)
     links = efact_rules.supplement_links(billed)
     if state["mailbox"] != MEDIPRIMA_MAILBOX:  # CAAMI's own rules judge MediPrima files
         # The patient's history at this insurer: other files, eAttests (docs/rules.md).
-        patients = sorted({item.service.patient for item in billed})
-        history = [old for ssin in patients for old in sim.ledger.find(ssin, insurer=insurer)]
+        # Only what the rules read of it (`history_scope`): a file's judging stays flat
+        # however many files the patients already had.
+        services: dict[str, list[LedgerService]] = defaultdict(list)
+        for item in billed:
+            services[item.service.patient].append(item.service)
+        history = [
+            old
+            for ssin in sorted(services)
+            for old in sim.ledger.history(ssin, insurer, history_scope(services[ssin]))
+        ]
         rejected = {r.index for r in checked if r.letter in efact_rules.REJECTING}
         checked += efact_rules.ledger_findings(billed, history, rejected)
     # Record types in file order: `frame` made the content whole 350-char records.
-    kinds = [
-        content[start : start + 2].decode("latin-1")
-        for start in range(_SEGMENTS, len(content), RECORD_LENGTH)
-    ]
+    kinds = RecordKinds.of(framed)
     facts: efact_rules.FileFacts | None = None
     if kinds and kinds[0] == "10":
-        first = content[_SEGMENTS : _SEGMENTS + RECORD_LENGTH].decode("latin-1")
+        with framed.open(printable=True) as stream:
+            stream.seek(_SEGMENTS)
+            first = stream.read(RECORD_LENGTH).decode("latin-1")
         facts = efact_rules.file_facts(Record(1, "10", first))
     received_on = datetime.fromisoformat(str(state["received_at"])).astimezone(BRUSSELS).date()
     prior = _prior(sim, state, facts) if facts is not None else []
@@ -387,13 +409,14 @@ def _decide(
     )  # fmt: skip
 
 
-def _billed(state: dict[str, Any], content: bytes) -> list[efact_rules.Billed]:
+def _billed(state: dict[str, Any], framed: Framed) -> list[efact_rules.Billed]:
     """The file's services as the ledger keeps them (insurer = the union it was posted to)."""
-    _, records = parse(content)
     channel = Channel.MEDIPRIMA if state["mailbox"] == MEDIPRIMA_MAILBOX else Channel.EFACT
-    return efact_rules.billed_services(
-        records, str(state["insurer"]), str(state["reference"]), channel
-    )
+    with framed.open(printable=True) as stream:
+        _, records = parse(stream)
+        return efact_rules.billed_services(
+            records, str(state["insurer"]), str(state["reference"]), channel
+        )
 
 
 def _knows(sim: Simulator, state: dict[str, Any], facts: efact_rules.FileFacts) -> bool:
@@ -411,33 +434,48 @@ def _knows(sim: Simulator, state: dict[str, Any], facts: efact_rules.FileFacts) 
 def _settle(sim: Simulator, state: dict[str, Any], at: datetime) -> int:
     today = at.astimezone(BRUSSELS).date()
     found = _rejections(state)
-    content = _readable(sim, state)[1]
-    header, records = parse(content)
+    framed = _framed(sim, state)
     rules = config_of(sim).rules
     if state["mailbox"] == MEDIPRIMA_MAILBOX:  # CAAMI pays MediPrima within a few days
         rules = dataclasses.replace(
             rules, payment_days=min(rules.payment_days, MEDIPRIMA_PAYMENT_DAYS)
         )
-    settlement = efact_rules.settle(records, found, today, rules)
+    with framed.open(printable=True) as stream:
+        settlement = efact_rules.settle(parse(stream)[1], found, today, rules)
     state["settlement"] = {
         "requested": settlement.requested,
         "accepted": settlement.accepted,
         "rejected": settlement.rejected,
         "payment_date": settlement.payment_date.isoformat(),
     }
-    header, records = parse(content)
-    out = io.BytesIO()
-    writer.write_settlement(out, header, records, found, payment_date=settlement.payment_date)
-    return _deliver(sim, state, "HCPAFD", out.getvalue(), "settled")
+    kinds = RecordKinds.of(framed)
+    echoed = sum(1 for kind in kinds if kind not in ("95", "96"))  # the 920900's zone 310
+    with framed.open(printable=True) as stream, _answer(sim) as out:
+        header, records = parse(stream)
+        writer.write_settlement(
+            out, header, records, found, payment_date=settlement.payment_date, total=echoed
+        )
+    return _deliver(sim, state, "HCPAFD", out, "settled")
 
 
 # -- delivering once --------------------------------------------------------------------------
 
 
-def _deliver(sim: Simulator, state: dict[str, Any], name: str, content: bytes, step: str) -> int:
-    """Deliver `content` and move to `step`. The hash is committed first: if we crash after
-    delivering but before the step is saved, the restart finds the message and skips it."""
-    digest = hash_value(content)
+def _answer(sim: Simulator) -> io.BufferedWriter:
+    """Where an answer is written: into the store as it comes (`mailbox.Answer`), in 64 KB
+    writes rather than one per record."""
+    return io.BufferedWriter(boxes.Answer(sim), buffer_size=_ANSWER_BUFFER)
+
+
+def _deliver(
+    sim: Simulator, state: dict[str, Any], name: str, out: io.BufferedWriter, step: str
+) -> int:
+    """Deliver the answer written to `out` (closed) and move to `step`. The hash is committed
+    first: if we crash after delivering but before the step is saved, the restart finds the
+    message and skips it (and forgets the answer written again)."""
+    answer = out.raw
+    assert isinstance(answer, boxes.Answer)
+    digest = answer.hash_value
     mailbox, recipient = str(state["mailbox"]), str(state["sender"])
     withheld = bool(state.get("scenario", {}).get("withheld"))
     already = withheld or (
@@ -450,20 +488,22 @@ def _deliver(sim: Simulator, state: dict[str, Any], name: str, content: bytes, s
     if not already:
         state["sending"] = digest
         sim.records.put(FILES, _file_key(state), state)
-        boxes.deliver(
+        boxes.deliver_answer(
             sim,
             mailbox,
             recipient,
             PREFIXES[mailbox] + name,
-            content,
+            answer,
             issuer_io=str(state["insurer"]),
             input_reference=state.get("input_reference"),
         )
+    else:
+        answer.forget()
     state.pop("sending", None)
     state["step"] = step
     entry: dict[str, Any] = {
         "step": step,
-        "message": content[:6].decode("ascii"),
+        "message": answer.head.decode("ascii"),
         "at": sim.clock.now().isoformat(),
     }
     if withheld:
@@ -516,11 +556,11 @@ def _history_prefix(state: dict[str, Any], third_party: str) -> str:
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def _content(sim: Simulator, state: dict[str, Any]) -> bytes:
-    posted = sim.records.get(boxes.POSTED, f"{state['mailbox']}/{state['reference']}")
-    if posted is None:
-        raise KeyError(f"posted file {state['reference']} is missing from the store")
-    return base64.b64decode(str(posted["content"]))
+def _posted(sim: Simulator, state: dict[str, Any]) -> boxes.PostedFile:
+    try:
+        return boxes.posted_file(sim, str(state["mailbox"]), str(state["reference"]))
+    except KeyError:
+        raise KeyError(f"posted file {state['reference']} is missing from the store") from None
 
 
 def _dump(item: Rejection) -> dict[str, Any]:

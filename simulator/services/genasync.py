@@ -253,7 +253,7 @@ async def get(sim: Simulator, exchange: Exchange) -> etree._Element:
             if len(messages) >= request.msg_query.max:
                 break
             if _selected(stored.document, request):
-                messages.append(boxes.message_of(stored, with_content=False))
+                messages.append(boxes.message_of(sim, stored, with_content=False))
     tacks: list[codec.TAckResponse] = []
     if request.tack_query.include:
         waiting = boxes.waiting_tacks(sim, box.name, nihii)

@@ -11,24 +11,35 @@ a provider's mailbox; it signs the answer with XAdES-T at delivery, once, as MyC
 from __future__ import annotations
 
 import base64
+import hashlib
+import io
 import time
 import uuid
 import weakref
+import zlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 from lxml import etree
 
 from simulator.codecs import genasync as codec
-from simulator.codecs.blob import BlobError, decode_blob, encode_blob, hash_value
+from simulator.codecs.blob import decode_blob
 from simulator.runtime import Simulator
 from simulator.security.pki import Identity, TestPki
 from simulator.security.xades import issue_tsa, sign_blob
+from simulator.store.parts import PartsReader, PartsWriter, delete_parts, put_parts, read_parts
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 MESSAGES = "genasync-message"  # waiting for the recipient's get/confirm
 TACKS = "genasync-tack"  # TAcks of posts, returned by get's TAckQuery until confirmed
 POSTED = "genasync-posted"  # what providers posted, for the insurer's processing
+POSTED_PARTS = "genasync-posted-part"  # their contents (store/parts.py)
+MESSAGE_PARTS = "genasync-message-part"  # the Detail of each waiting message
 _SCAN_LIMIT = 1_000_000  # a mailbox is read whole and filtered; Max applies afterwards
 _NO_LIMIT = 1 << 40
+_HEAD = 6  # first bytes of an answer kept beside it: its message type (931000, 920098...)
 
 
 @dataclass(frozen=True)
@@ -111,6 +122,57 @@ def xades_t(sim: Simulator, element: etree._Element) -> bytes:
 # -- writing ----------------------------------------------------------------------------------
 
 
+class Answer(io.RawIOBase):
+    """An answer on its way to a mailbox, written as it is produced: each write is hashed
+    (HashValue is the SHA-256 of the content) and deflated (ContentEncoding deflate) into the
+    store's parts of the message to be, so a 920098 of any size is never held whole; what
+    stays in memory is the deflated Detail, when `deliver_answer` signs it."""
+
+    def __init__(self, sim: Simulator, content_encoding: str = "deflate") -> None:
+        super().__init__()
+        encoding = content_encoding.strip().lower()
+        if encoding not in ("deflate", "none"):
+            raise ValueError(f"unsupported ContentEncoding {content_encoding!r} (none or deflate)")
+        self.content_encoding = content_encoding
+        self.reference = uuid.uuid4().hex
+        self._digest = hashlib.sha256()
+        self._deflate = zlib.compressobj(level=6, wbits=-15) if encoding == "deflate" else None
+        self._records = sim.records
+        self._parts = PartsWriter(sim.records, MESSAGE_PARTS, self.reference)
+        self.head = b""  # the first bytes, for the processing's history (message type)
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: ReadableBuffer) -> int:
+        chunk = bytes(data)
+        if len(self.head) < _HEAD:
+            self.head += chunk[: _HEAD - len(self.head)]
+        self._digest.update(chunk)
+        self._parts.write(self._deflate.compress(chunk) if self._deflate else chunk)
+        return len(chunk)
+
+    def close(self) -> None:
+        if not self.closed:
+            if self._deflate is not None:
+                self._parts.write(self._deflate.flush())
+            self._parts.close()
+        super().close()
+
+    def forget(self) -> None:
+        """Drop what was written (an answer found delivered already, or withheld)."""
+        self.close()
+        delete_parts(self._records, MESSAGE_PARTS, self.reference, self.parts)
+
+    @property
+    def hash_value(self) -> str:
+        return base64.b64encode(self._digest.digest()).decode("ascii")
+
+    @property
+    def parts(self) -> int:
+        return self._parts.parts
+
+
 def deliver(
     sim: Simulator,
     mailbox: str,
@@ -127,35 +189,59 @@ def deliver(
     """Put `content` in `recipient_nihii`'s `mailbox`; returns its Reference (Detail@Reference).
 
     `content_encryption` names how `content` is sealed (encryptedForKnownRecipient)."""
-    if mailbox not in MAILBOXES:
-        raise ValueError(f"unknown GenAsync mailbox {mailbox!r}; known: {', '.join(MAILBOXES)}")
-    reference = uuid.uuid4().hex
-    try:
-        encoded = encode_blob(content, content_encoding)
-    except BlobError as error:
-        raise ValueError(str(error)) from None
+    _known(mailbox)
+    with Answer(sim, content_encoding) as answer:
+        answer.write(content)
+    return deliver_answer(
+        sim, mailbox, recipient_nihii, message_name, answer,
+        issuer_io=issuer_io, input_reference=input_reference, content_type=content_type,
+        content_encryption=content_encryption,
+    )  # fmt: skip
+
+
+def deliver_answer(
+    sim: Simulator,
+    mailbox: str,
+    recipient_nihii: str,
+    message_name: str,
+    answer: Answer,
+    *,
+    issuer_io: str | None = None,
+    input_reference: str | None = None,
+    content_type: str = "text/plain",
+    content_encryption: str | None = None,
+) -> str:
+    """Put the written (closed) `answer` in `recipient_nihii`'s `mailbox`, XAdES-T signed once
+    as MyCareNet does; returns its Reference (Detail@Reference)."""
+    _known(mailbox)
+    if not answer.closed:
+        raise ValueError("an answer is delivered once it is written whole (closed)")
+    reference = answer.reference
     blob = codec.Blob(
-        content=content,
+        content=b"",
         message_name=message_name,
         content_type=content_type,
-        content_encoding=content_encoding,
+        content_encoding=answer.content_encoding,
         id=f"_{reference}",
         reference=reference,
         issuer=f"{codec.ISSUER_PREFIX}{issuer_io}" if issuer_io else None,
-        encoded=encoded,
+        hash_value=answer.hash_value,
+        encoded=_detail_text(sim, reference, answer.parts),
         content_encryption=content_encryption,
     )
     detail = codec.add_blob(etree.Element("holder"), "Detail", blob)
     document: dict[str, object] = {
         "reference": reference,
         "message_name": message_name,
-        # The Detail text as signed and sent: compressed once, and small in the store (a
-        # 920098 echoes every record in 800 bytes but deflates some twenty-fold).
-        "detail": encoded,
+        # The Detail as signed and sent is in parts (MESSAGE_PARTS), deflated once: a 920098
+        # echoes every record in 800 bytes but deflates some twenty-fold, and a mailbox is
+        # listed without reading it.
+        "detail_parts": answer.parts,
         "content_type": content_type,
-        "content_encoding": content_encoding,
+        "content_encoding": answer.content_encoding,
         "content_encryption": content_encryption,
-        "hash": hash_value(content),
+        "hash": answer.hash_value,
+        "head": answer.head.decode("latin-1"),
         "issuer_io": issuer_io,
         "input_reference": input_reference,
         "xades": base64.b64encode(xades_t(sim, detail)).decode("ascii"),
@@ -163,6 +249,18 @@ def deliver(
     }
     sim.records.put(MESSAGES, _key(mailbox, recipient_nihii), document)
     return reference
+
+
+def _known(mailbox: str) -> None:
+    if mailbox not in MAILBOXES:
+        raise ValueError(f"unknown GenAsync mailbox {mailbox!r}; known: {', '.join(MAILBOXES)}")
+
+
+def _detail_text(sim: Simulator, reference: str, parts: int) -> str:
+    """The Detail text of a stored message: base64 of its (deflated) content."""
+    return base64.b64encode(read_parts(sim.records, MESSAGE_PARTS, reference, parts)).decode(
+        "ascii"
+    )
 
 
 def keep_tack(sim: Simulator, mailbox: str, sender_nihii: str, tack: codec.TAck) -> None:
@@ -189,9 +287,10 @@ def keep_post(
     destination_io: str,
     request: codec.PostRequest,
 ) -> None:
+    key = f"{mailbox}/{reference}"
     sim.records.put(
         POSTED,
-        f"{mailbox}/{reference}",
+        key,
         {
             "reference": reference,
             "sender_nihii": sender_nihii,
@@ -199,10 +298,45 @@ def keep_post(
             "message_name": request.detail.message_name,
             "input_reference": request.common.input_reference,
             "is_test": request.common.is_test,
-            "content": base64.b64encode(request.detail.content).decode("ascii"),
+            # The content in parts (POSTED_PARTS): the processing streams it.
+            "size": len(request.detail.content),
+            "parts": put_parts(sim.records, POSTED_PARTS, key, request.detail.content),
             "received_at": sim.clock.now().isoformat(),
         },
     )
+
+
+@dataclass(frozen=True)
+class PostedFile:
+    """A posted content as the insurer's processing reads it: its size, and a stream over it
+    from the start each time `open` is called (a part in memory at a time)."""
+
+    sim: Simulator
+    key: str
+    size: int
+    parts: int | None  # None: kept whole in the document (stores from before parts)
+    whole: bytes = b""
+
+    def open(self) -> BinaryIO:
+        if self.parts is None:
+            return io.BytesIO(self.whole)
+        return cast(BinaryIO, PartsReader(self.sim.records, POSTED_PARTS, self.key, self.parts))
+
+    def read(self) -> bytes:
+        with self.open() as stream:
+            return stream.read()
+
+
+def posted_file(sim: Simulator, mailbox: str, reference: str) -> PostedFile:
+    """The content posted as `reference` to `mailbox`; KeyError when there is none."""
+    key = f"{mailbox}/{reference}"
+    document = sim.records.get(POSTED, key)
+    if document is None:
+        raise KeyError(f"no posted message {reference!r} in {mailbox}")
+    if "parts" not in document:
+        whole = base64.b64decode(str(document["content"]))
+        return PostedFile(sim, key, len(whole), None, whole)
+    return PostedFile(sim, key, int(document["size"]), int(document["parts"]))
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -222,31 +356,40 @@ def posted(sim: Simulator, mailbox: str) -> list[dict[str, object]]:
     return [doc for _, doc in sim.records.find(POSTED, prefix=f"{mailbox}/", limit=_SCAN_LIMIT)]
 
 
-def message_content(document: dict[str, object]) -> bytes:
-    """The content of a stored message (older stores kept it in clear, base64 only)."""
-    if "detail" not in document:
+def message_content(sim: Simulator, document: dict[str, object]) -> bytes:
+    """The content of a stored message (older stores kept the Detail text in the document, or
+    the content in clear, base64 only)."""
+    detail = _stored_detail(sim, document)
+    if detail is None:
         return base64.b64decode(str(document["content"]))
     encoding = str(document["content_encoding"])
     # Our own answers: no size limit (a 920098 may be larger than a client may post).
-    return decode_blob(str(document["detail"]), encoding, max_size=_NO_LIMIT)
+    return decode_blob(detail, encoding, max_size=_NO_LIMIT)
 
 
-def message_of(stored: Stored, *, with_content: bool = True) -> codec.MsgResponse:
+def _stored_detail(sim: Simulator, document: dict[str, object]) -> str | None:
+    if "detail_parts" in document:
+        return _detail_text(sim, str(document["reference"]), int(str(document["detail_parts"])))
+    detail = document.get("detail")
+    return None if detail is None else str(detail)
+
+
+def message_of(sim: Simulator, stored: Stored, *, with_content: bool = True) -> codec.MsgResponse:
     """The stored message as `get` returns it. Without content (what `get` needs: the Detail
     text and its hash as stored), a large answer is not inflated on the event loop again."""
     doc = stored.document
-    io = doc.get("issuer_io")
-    detail = doc.get("detail")
+    issuer = doc.get("issuer_io")
+    detail = _stored_detail(sim, doc)
     lean = not with_content and detail is not None
     blob = codec.Blob(
-        content=b"" if lean else message_content(doc),
+        content=b"" if lean else message_content(sim, doc),
         message_name=str(doc["message_name"]),
         content_type=str(doc["content_type"]),
         content_encoding=str(doc["content_encoding"]),
         id=f"_{doc['reference']}",
         reference=str(doc["reference"]),
-        issuer=f"{codec.ISSUER_PREFIX}{io}" if io else None,
-        encoded=str(detail) if detail is not None else None,
+        issuer=f"{codec.ISSUER_PREFIX}{issuer}" if issuer else None,
+        encoded=detail,
         content_encryption=_optional(doc.get("content_encryption")),
         hash_value=str(doc["hash"]) if lean else None,
     )
@@ -292,6 +435,7 @@ def confirm(
         if (digest in hashes or doc["reference"] in references) and sim.records.delete(
             MESSAGES, stored.key
         ):
+            forget_parts(sim, doc)
             removed_messages += 1
     contents = set(request.tack_contents)
     tack_references = set(request.tack_references)
@@ -304,6 +448,13 @@ def confirm(
         ):
             removed_tacks += 1
     return removed_messages, removed_tacks
+
+
+def forget_parts(sim: Simulator, document: dict[str, object]) -> None:
+    """Delete the Detail parts of a stored message that left its mailbox."""
+    parts = document.get("detail_parts")
+    if parts is not None:
+        delete_parts(sim.records, MESSAGE_PARTS, str(document["reference"]), int(str(parts)))
 
 
 def _scan(sim: Simulator, kind: str, mailbox: str, nihii: str) -> list[Stored]:

@@ -22,7 +22,14 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any, Protocol
 
-from simulator.domain.ledger_rules import Channel, Finding, LedgerService, judge_all
+from simulator.domain.ledger_rules import (
+    Channel,
+    Finding,
+    HistoryScope,
+    LedgerService,
+    history_scope,
+    judge_all,
+)
 from simulator.store.records import Records
 
 SERVICES = "ledger"
@@ -62,6 +69,10 @@ class Ledger(Protocol):
     ) -> list[LedgerService]:
         """A patient's services (at one insurer, of one code, days in [since, until]), by day."""
 
+    def history(self, patient: str, insurer: str, scope: HistoryScope) -> list[LedgerService]:
+        """A patient's services at one insurer within `scope` (`ledger_rules.history_scope`):
+        what the rules read, not the whole history."""
+
     def remove(self, source: str) -> int:
         """Forget every service of `source` (a cancelled attestation); how many were removed."""
 
@@ -94,7 +105,14 @@ class RecordsLedger:
             for patient in patients:  # in order: two admits never wait on each other
                 self._lock(patient)
                 held.append(patient)
-            history = [old for patient in patients for old in self.find(patient)]
+            scope = history_scope(services)
+            insurers = sorted({service.insurer for service in services})
+            history = [
+                old
+                for patient in patients
+                for insurer in insurers
+                for old in self.history(patient, insurer, scope)
+            ]
             findings = tuple(judge(history, services))
             if not findings:
                 self.record(services)
@@ -121,6 +139,20 @@ class RecordsLedger:
             if (wanted is None or service.code == wanted)
             and (since is None or service.day >= since)
             and (until is None or service.day <= until)
+        ]
+
+    def history(self, patient: str, insurer: str, scope: HistoryScope) -> list[LedgerService]:
+        # The key is patient:insurer:day: a year or a day of them is one prefix scan.
+        base = f"{patient}:{insurer}:"
+        if scope.whole:
+            prefixes = [base]
+        else:
+            prefixes = [f"{base}{year:04d}-" for year in sorted(scope.years)]
+            prefixes += [f"{base}{day.isoformat()}:" for day in sorted(scope.days)]
+        return [
+            _service(doc)
+            for prefix in prefixes
+            for _, doc in self.records.find(SERVICES, prefix=prefix, limit=_ALL)
         ]
 
     def remove(self, source: str) -> int:

@@ -20,9 +20,11 @@ from simulator.domain.ledger_rules import (
     RENEWAL_DELAY,
     TOOTH_LIMIT,
     Channel,
+    HistoryScope,
     LedgerService,
     constraints,
     declares_distinct,
+    history_scope,
     judge,
     judge_all,
     parse_constraints,
@@ -208,7 +210,10 @@ def test_a_rule_without_sources_is_refused() -> None:
 
 # -- properties -----------------------------------------------------------------------------------
 
-_CODES = ("101032", "101076", "103132", "102432", "371011", "371571", "303166", "307053")
+_CODES = (
+    "101032", "101076", "103132", "102432", "371011", "371571", "303166", "307016", "307031",
+    "307053",
+)  # fmt: skip
 _services = st.builds(
     LedgerService,
     insurer=st.sampled_from(("100", "300")),
@@ -269,3 +274,29 @@ def test_a_distinct_contact_is_never_a_duplicate_nor_a_cumulation(
 ) -> None:
     distinct = dataclasses.replace(new, distinct=True, quantity=1)
     assert {f.code for f in judge(history, distinct)}.isdisjoint({DUPLICATE, NOT_CUMULABLE})
+
+
+# -- the part of the history the rules read ------------------------------------------------------
+
+
+@given(st.lists(_services, max_size=30), st.lists(_services, min_size=1, max_size=4))
+def test_judging_within_the_history_scope_finds_what_the_whole_history_finds(
+    history: list[LedgerService], new: list[LedgerService]
+) -> None:
+    # The store reads only the scope (a file's judging stays flat as the ledger grows): that
+    # must never change a finding.
+    scope = history_scope(new)
+    within = [old for old in history if scope.covers(old.day)]
+    assert judge_all(within, new) == judge_all(history, new)
+
+
+def test_the_scope_follows_the_rules() -> None:
+    consultation = _service()
+    assert history_scope([consultation]) == HistoryScope(days=frozenset({DAY}))
+    exam = _service(next(iter(constraints().renewal[0].codes)), provider=DENTIST)
+    assert history_scope([exam]).years == {DAY.year}
+    late_stage = _service(constraints().stages[0].final, provider=DENTIST, day=date(2026, 1, 5))
+    assert history_scope([late_stage]).years == {2025, 2026}  # its stages' window
+    extraction = _service(next(iter(constraints().per_tooth[0].codes)), tooth="36")
+    assert history_scope([extraction, consultation]).whole
+    assert history_scope([_service("999999")]) == HistoryScope()  # no rule reads a history

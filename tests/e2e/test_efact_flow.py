@@ -4,7 +4,6 @@ with the simulator clock skipping the delays (2 s, 10 s, 30 s after the post by 
 from __future__ import annotations
 
 import asyncio
-import base64
 import io
 import itertools
 from collections.abc import Awaitable, Iterator
@@ -408,9 +407,11 @@ def test_a_delivery_interrupted_before_its_step_was_saved_is_not_repeated(
 
 def _interrupted_delivery_is_not_repeated(running: Running, content: bytes) -> None:
     sim, nihii = running.sim, running.provider.nihii
-    encoded = base64.b64encode(content).decode()
-    (posted,) = [p for p in mailbox.posted(sim, "hcpfac") if p["content"] == encoded]
-    reference = str(posted["reference"])
+    (reference,) = [
+        str(p["reference"])
+        for p in mailbox.posted(sim, "hcpfac")
+        if mailbox.posted_file(sim, "hcpfac", str(p["reference"])).read() == content
+    ]
     sim.clock.advance(timedelta(seconds=2))
     assert processing.advance(sim, "hcpfac") == 1  # the 931000
     state = processing.file_state(sim, "hcpfac", reference)

@@ -219,11 +219,12 @@ def test_the_chaos_rules_are_the_ones_tested_here() -> None:
 
 
 def _reference(running: Running, content: bytes) -> str:
-    import base64
-
-    encoded = base64.b64encode(content).decode()
-    (posted,) = [p for p in mailbox.posted(running.sim, "hcpfac") if p["content"] == encoded]
-    return str(posted["reference"])
+    (reference,) = [
+        str(p["reference"])
+        for p in mailbox.posted(running.sim, "hcpfac")
+        if mailbox.posted_file(running.sim, "hcpfac", str(p["reference"])).read() == content
+    ]
+    return reference
 
 
 def test_efact_answer_late_delivers_every_answer_an_hour_later(scenario: Running) -> None:
@@ -330,7 +331,7 @@ def test_what_a_rule_did_to_a_file_survives_a_restart(tmp_path: Path) -> None:
         again.clock.advance(timedelta(seconds=32))
         assert processing.advance(again, "hcpfac") == 3
         answers = [
-            (str(m.document["message_name"]), mailbox.message_of(m).detail.content)
+            (str(m.document["message_name"]), mailbox.message_of(again, m).detail.content)
             for m in mailbox.waiting_messages(again, "hcpfac", sender)
         ]
         assert _outcome(answers) == (

@@ -6,7 +6,9 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import random
 import uuid
+import zlib
 from collections.abc import Awaitable
 from pathlib import Path
 from typing import TypeVar
@@ -79,7 +81,7 @@ def test_post_answers_a_tack_bound_to_the_request_and_keeps_the_file(running: Ru
     assert tack.content == hmac.new(key, FLAT_FILE, hashlib.sha256).digest()
     posted = [p for p in mailbox.posted(running.sim, "hcpfac") if p["reference"] == tack.reference]
     assert len(posted) == 1
-    assert base64.b64decode(str(posted[0]["content"])) == FLAT_FILE
+    assert mailbox.posted_file(running.sim, "hcpfac", tack.reference).read() == FLAT_FILE
     assert posted[0]["sender_nihii"] == running.provider.nihii
     assert posted[0]["destination_io"] == "300"
 
@@ -486,19 +488,32 @@ def test_a_xades_over_other_content_is_refused(running: Running) -> None:
 
 
 def test_a_delivered_message_is_stored_compressed_and_read_back_whole(running: Running) -> None:
-    """The store keeps the Detail text as signed (deflated), not the content in clear: a
-    920098 echoes each record in 800 bytes. Messages kept by an older version (content in
-    clear) are still read."""
+    """The store keeps the Detail as signed (deflated), in parts beside the mailbox entry, not
+    the content in clear: a 920098 echoes each record in 800 bytes. Messages kept by older
+    versions (the Detail text in the entry, or the content in clear) are still read."""
     sim = running.sim
-    content = b"920098" + b"0" * 200_000
+    content = b"920098" + bytes(random.Random(7).choices(b"0123456789 ", k=3_000_000))
     mailbox.deliver(sim, "gmd", "00000000000", "TEST", content)
     (stored,) = mailbox.waiting_messages(sim, "gmd", "00000000000")
-    assert "content" not in stored.document
-    assert len(str(stored.document["detail"])) < len(content) // 50
-    message = mailbox.message_of(stored)
+    assert "content" not in stored.document and "detail" not in stored.document
+    reference = str(stored.document["reference"])
+    parts = sim.records.find(mailbox.MESSAGE_PARTS, prefix=f"{reference}/")
+    assert len(parts) == stored.document["detail_parts"] > 1  # 1.4 MB deflated: two parts
+    deflated = b"".join(base64.b64decode(str(doc["data"])) for _, doc in parts)
+    assert zlib.decompress(deflated, wbits=-15) == content
+    message = mailbox.message_of(sim, stored)
     assert message.detail.content == content
-    assert message.detail.encoded == stored.document["detail"]  # sent as signed, not redone
-    older = {**stored.document, "content": base64.b64encode(b"older").decode()}
-    del older["detail"]
-    assert mailbox.message_content(older) == b"older"
-    sim.records.delete(mailbox.MESSAGES, stored.key)
+    assert message.detail.encoded == base64.b64encode(deflated).decode()  # sent as signed
+    older = {**stored.document, "detail": base64.b64encode(deflated).decode()}
+    del older["detail_parts"]
+    assert mailbox.message_content(sim, older) == content
+    oldest = {**older, "content": base64.b64encode(b"older").decode()}
+    del oldest["detail"]
+    assert mailbox.message_content(sim, oldest) == b"older"
+    # Confirmed: the entry and its parts leave the store.
+    request = codec.ConfirmRequest(
+        codec.Origin(None, "", ""),
+        msg_hash_values=(base64.b64decode(str(stored.document["hash"])),),
+    )
+    assert mailbox.confirm(sim, "gmd", "00000000000", request) == (1, 0)
+    assert sim.records.find(mailbox.MESSAGE_PARTS, prefix=f"{reference}/") == []

@@ -33,7 +33,7 @@ from simulator.efact.parser import INVALID_BYTE, frame, parse
 from simulator.runtime import Simulator
 from simulator.services import efact_processing as processing
 from simulator.services import mailbox
-from simulator.store import ledger
+from simulator.store import ledger, parts
 
 from .mutations import MUTATIONS, Step, mutate, printable, records_of
 
@@ -113,7 +113,7 @@ def post_and_process(
     for stored in mailbox.waiting_messages(sim, box, world.sender):
         assert stored.document["input_reference"] == reference
         answer_name = str(stored.document["message_name"]).removeprefix("ECM-")
-        answers.append((answer_name, mailbox.message_of(stored).detail.content))
+        answers.append((answer_name, mailbox.message_of(sim, stored).detail.content))
         sim.records.delete(mailbox.MESSAGES, stored.key)
     for kind in (processing.HISTORY, ledger.SERVICES, ledger.SOURCES):  # and the services paid
         for key, _ in sim.records.find(kind, prefix="", limit=100_000):
@@ -171,6 +171,32 @@ def test_every_mutated_file_gets_931000_then_its_920098_or_920099(
     state, answers = post_and_process(world, content, box)
     event(f"verdict {check_answers(content, state, answers)}")
     assert not world.errors.records, world.errors.records[0].getMessage()
+
+
+@settings(max_examples=40, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(base=st.integers(0, 99), steps=MUTATIONS, part_size=st.sampled_from((1, 97, 350, 4096)))
+def test_a_file_kept_and_answered_in_small_parts_gets_the_same_answers(
+    world: World, base: int, steps: list[Step], part_size: int
+) -> None:
+    """The posted file is read and the answers are written a part at a time (store/parts.py):
+    parts that cut records, invalid bytes and a short last record anywhere change nothing."""
+    box, valid = world.bases[base % len(world.bases)]
+    content = mutate(valid, steps)
+    whole = post_and_process(world, content, box)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(parts, "PART_SIZE", part_size)
+        in_parts = post_and_process(world, content, box)
+    assert in_parts[1] == whole[1]
+    assert _findings(in_parts[0]) == _findings(whole[0])
+    assert not world.errors.records, world.errors.records[0].getMessage()
+
+
+def _findings(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """The stored findings, with the file's own reference (named in a duplicate's detail when
+    the file bills a service twice) made the same for every post."""
+    own = str(state["reference"])
+    return [{**r, "detail": str(r["detail"]).replace(own, "<file>")} for r in state["rejections"]]
 
 
 def test_the_valid_bases_are_accepted(world: World) -> None:

@@ -146,7 +146,7 @@ def post(sim: Simulator, content: bytes, insurer: str, sender: str | None = None
     assert state is not None and "problem" not in state, state
     answers: dict[str, bytes] = {}
     for stored in mailbox.waiting_messages(sim, BOX, sender):
-        content_of = mailbox.message_of(stored).detail.content
+        content_of = mailbox.message_of(sim, stored).detail.content
         answers[content_of[:6].decode()] = content_of
         sim.records.delete(mailbox.MESSAGES, stored.key)
     # The file rules (one file a day, sending numbers) are not what these tests are about.

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from simulator.domain.identifiers import make_nihii
-from simulator.domain.ledger_rules import DUPLICATE, Channel, LedgerService
+from simulator.domain.ledger_rules import DUPLICATE, Channel, HistoryScope, LedgerService
 from simulator.store.ledger import LOCK_STALE_S, LOCKS, LedgerBusy, RecordsLedger
 from simulator.store.records import SqliteRecords
 from tests.store.conftest import Backend
@@ -126,3 +126,23 @@ def test_two_workers_share_one_ledger_and_count_a_consultation_once(backend: Bac
     assert len(one.find(PATIENT)) == len(two.find(PATIENT)) == 1
     (kept,) = two.find(PATIENT)
     assert one.remove(kept.source) == 1 and two.find(PATIENT) == []
+
+
+def test_history_reads_the_scope_only(records: SqliteRecords) -> None:
+    ledger = RecordsLedger(records)
+    same_day = _service(source="a")
+    next_day = _service(day=DAY + timedelta(days=1), source="b")
+    last_year = _service(day=date(DAY.year - 1, 12, 31), source="c")
+    elsewhere = _service(insurer="300", source="d")
+    ledger.record([same_day, next_day, last_year, elsewhere])
+    assert ledger.history(PATIENT, "100", HistoryScope(days=frozenset({DAY}))) == [same_day]
+    this_year = HistoryScope(years=frozenset({DAY.year}))
+    assert ledger.history(PATIENT, "100", this_year) == [same_day, next_day]
+    both = HistoryScope(years=frozenset({DAY.year - 1}), days=frozenset({DAY}))
+    assert ledger.history(PATIENT, "100", both) == [last_year, same_day]
+    assert ledger.history(PATIENT, "100", HistoryScope(whole=True)) == [
+        last_year,
+        same_day,
+        next_day,
+    ]
+    assert ledger.history(PATIENT, "100", HistoryScope()) == []
