@@ -160,11 +160,14 @@ def sign_blob(
     signing_time: datetime,
     with_timestamp: bool = False,
     tsa: Identity | None = None,
+    content_sha256: bytes | None = None,
 ) -> bytes:
     """Detached XAdES-BES (XAdES-T with `with_timestamp`) over a Detail/Blob, serialized.
 
     Callers base64 the result into `Xades` / `Xades-t`. XAdES-T needs `tsa`, the simulated
-    time-stamping authority (see `issue_tsa`).
+    time-stamping authority (see `issue_tsa`). `content_sha256`: the SHA-256 of the content,
+    taken by a caller who wrote it (a large eFact answer), for a chain that ends on the
+    content (no exc-c14n): the Detail is then not decoded and inflated again to digest it.
     """
     blob_id = detail.get("Id")
     if not blob_id:
@@ -174,8 +177,10 @@ def sign_blob(
     transforms = blob_transforms(
         detail.get("ContentType"), detail.get("ContentEncoding"), detail.get("ContentEncryption")
     )
-    data = apply_transforms(detail, transforms, f"Detail {blob_id!r}")
-    signature = _build(key, cert, signing_time, blob_id, transforms, data)
+    if content_sha256 is None or EXC_C14N in transforms:
+        data = apply_transforms(detail, transforms, f"Detail {blob_id!r}")
+        content_sha256 = hashlib.sha256(data).digest()
+    signature = _build(key, cert, signing_time, blob_id, transforms, content_sha256)
     if with_timestamp and tsa is not None:
         _add_timestamp(signature, tsa, signing_time)
     return etree.tostring(signature)
@@ -197,7 +202,9 @@ def sign_enveloped(
     content_id = content.get("id", "")
     transforms = _enveloped_transforms(content)
     data = apply_transforms(content, transforms, f"BusinessContent {content_id!r}")
-    signature = _build(key, cert, signing_time, content_id, transforms, data)
+    signature = _build(
+        key, cert, signing_time, content_id, transforms, hashlib.sha256(data).digest()
+    )
     xades = etree.Element(f"{{{ENCRYPTED}}}Xades")
     xades.text = base64.b64encode(etree.tostring(signature)).decode("ascii")
     content.addnext(xades)
@@ -223,7 +230,7 @@ def _build(
     signing_time: datetime,
     target_id: str,
     transforms: Sequence[str],
-    data: bytes,
+    digest: bytes,
 ) -> etree._Element:
     token = uuid.uuid4().hex
     signature_id, properties_id = f"xmldsig-{token}", f"xades-{token}"
@@ -233,7 +240,7 @@ def _build(
     signed_info = etree.SubElement(signature, f"{{{DS}}}SignedInfo")
     etree.SubElement(signed_info, f"{{{DS}}}CanonicalizationMethod", Algorithm=EXC_C14N)
     etree.SubElement(signed_info, f"{{{DS}}}SignatureMethod", Algorithm=method)
-    _reference(signed_info, f"#{target_id}", transforms, data)
+    _reference(signed_info, f"#{target_id}", transforms, digest)
     value = etree.SubElement(signature, f"{{{DS}}}SignatureValue", Id=f"value-{token}")
     signature.append(xmldsig.x509_key_info(cert.public_bytes(_DER)))
 
@@ -256,7 +263,8 @@ def _build(
     etree.SubElement(issuer_serial, f"{{{DS}}}X509IssuerName").text = cert.issuer.rfc4514_string()
     etree.SubElement(issuer_serial, f"{{{DS}}}X509SerialNumber").text = str(cert.serial_number)
 
-    reference = _reference(signed_info, f"#{properties_id}", [EXC_C14N], xmldsig.c14n(properties))
+    properties_digest = hashlib.sha256(xmldsig.c14n(properties)).digest()
+    reference = _reference(signed_info, f"#{properties_id}", [EXC_C14N], properties_digest)
     reference.set("Type", SIGNED_PROPERTIES_TYPE)
     # Calling a private helper of xmldsig on purpose: one implementation of the raw signature.
     value.text = _b64(xmldsig.sign_bytes(key, method, xmldsig.c14n(signed_info)))
@@ -264,14 +272,14 @@ def _build(
 
 
 def _reference(
-    signed_info: etree._Element, uri: str, transforms: Sequence[str], data: bytes
+    signed_info: etree._Element, uri: str, transforms: Sequence[str], digest: bytes
 ) -> etree._Element:
     reference = etree.SubElement(signed_info, f"{{{DS}}}Reference", URI=uri)
     chain = etree.SubElement(reference, f"{{{DS}}}Transforms")
     for algorithm in transforms:
         etree.SubElement(chain, f"{{{DS}}}Transform", Algorithm=algorithm)
     etree.SubElement(reference, f"{{{DS}}}DigestMethod", Algorithm=SHA256)
-    etree.SubElement(reference, f"{{{DS}}}DigestValue").text = _b64(hashlib.sha256(data).digest())
+    etree.SubElement(reference, f"{{{DS}}}DigestValue").text = _b64(digest)
     return reference
 
 

@@ -106,7 +106,9 @@ def tsa_of(sim: Simulator) -> Identity:
     return tsa
 
 
-def xades_t(sim: Simulator, element: etree._Element) -> bytes:
+def xades_t(
+    sim: Simulator, element: etree._Element, content_sha256: bytes | None = None
+) -> bytes:
     """XAdES-T by MyCareNet's signing identity over a Blob or TAck element (by its Id)."""
     signer = sim.pki.insurer_signing
     return sign_blob(
@@ -116,6 +118,7 @@ def xades_t(sim: Simulator, element: etree._Element) -> bytes:
         signing_time=sim.wire_now(),
         with_timestamp=True,
         tsa=tsa_of(sim),
+        content_sha256=content_sha256,
     )
 
 
@@ -165,8 +168,12 @@ class Answer(io.RawIOBase):
         delete_parts(self._records, MESSAGE_PARTS, self.reference, self.parts)
 
     @property
+    def sha256(self) -> bytes:
+        return self._digest.digest()
+
+    @property
     def hash_value(self) -> str:
-        return base64.b64encode(self._digest.digest()).decode("ascii")
+        return base64.b64encode(self.sha256).decode("ascii")
 
     @property
     def parts(self) -> int:
@@ -244,7 +251,7 @@ def deliver_answer(
         "head": answer.head.decode("latin-1"),
         "issuer_io": issuer_io,
         "input_reference": input_reference,
-        "xades": base64.b64encode(xades_t(sim, detail)).decode("ascii"),
+        "xades": base64.b64encode(xades_t(sim, detail, answer.sha256)).decode("ascii"),
         "delivered_at": sim.clock.now().isoformat(),
     }
     sim.records.put(MESSAGES, _key(mailbox, recipient_nihii), document)
