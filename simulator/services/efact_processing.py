@@ -61,6 +61,7 @@ from simulator.efact.parser import (
 from simulator.runtime import Simulator
 from simulator.services import mailbox as boxes
 from simulator.services import tarification
+from simulator.services.mailbox_contents import Answer, PostedFile
 from simulator.services.mediprima import stored_attestations
 from simulator.store.due_jobs import due as is_due
 
@@ -334,7 +335,7 @@ def _check(sim: Simulator, state: dict[str, Any], at: datetime) -> int:
             with sim.records.deferred() as batch:  # one transaction, not three per service
                 sim.ledger.record(paid)
             sim.records.commit(batch)
-    # The answer goes to the store as it is written, record by record (`mailbox.Answer`).
+    # The answer goes to the store as it is written, record by record (`mailbox_contents.Answer`).
     with framed.open(printable=True) as stream, _answer(sim) as out:
         header, records = parse(stream)
         writer.write_rejections(
@@ -383,11 +384,8 @@ def _decide(
         services: dict[str, list[LedgerService]] = defaultdict(list)
         for item in billed:
             services[item.service.patient].append(item.service)
-        history = [
-            old
-            for ssin in sorted(services)
-            for old in sim.ledger.history(ssin, insurer, history_scope(services[ssin]))
-        ]
+        scopes = {ssin: history_scope(billed_here) for ssin, billed_here in services.items()}
+        history = sim.ledger.history(insurer, scopes)
         rejected = {r.index for r in checked if r.letter in efact_rules.REJECTING}
         checked += efact_rules.ledger_findings(billed, history, rejected)
     # Record types in file order: `frame` made the content whole 350-char records.
@@ -462,9 +460,9 @@ def _settle(sim: Simulator, state: dict[str, Any], at: datetime) -> int:
 
 
 def _answer(sim: Simulator) -> io.BufferedWriter:
-    """Where an answer is written: into the store as it comes (`mailbox.Answer`), in 64 KB
+    """Where an answer is written: into the store as it comes (`Answer`), in 64 KB
     writes rather than one per record."""
-    return io.BufferedWriter(boxes.Answer(sim), buffer_size=_ANSWER_BUFFER)
+    return io.BufferedWriter(Answer(sim), buffer_size=_ANSWER_BUFFER)
 
 
 def _deliver(
@@ -474,7 +472,7 @@ def _deliver(
     first: if we crash after delivering but before the step is saved, the restart finds the
     message and skips it (and forgets the answer written again)."""
     answer = out.raw
-    assert isinstance(answer, boxes.Answer)
+    assert isinstance(answer, Answer)
     digest = answer.hash_value
     mailbox, recipient = str(state["mailbox"]), str(state["sender"])
     withheld = bool(state.get("scenario", {}).get("withheld"))
@@ -556,7 +554,7 @@ def _history_prefix(state: dict[str, Any], third_party: str) -> str:
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def _posted(sim: Simulator, state: dict[str, Any]) -> boxes.PostedFile:
+def _posted(sim: Simulator, state: dict[str, Any]) -> PostedFile:
     try:
         return boxes.posted_file(sim, str(state["mailbox"]), str(state["reference"]))
     except KeyError:

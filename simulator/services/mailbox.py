@@ -4,21 +4,19 @@ Everything lives in `sim.records` (committed before returning), so a message a c
 about survives a SIGKILL, and a confirmed one (deleted) never comes back. Keys are
 `<mailbox>/<nihii>/<sequence>`: one prefix scan lists a provider's mailbox in delivery order.
 
-`deliver` is how the insurer's processing (eFact 931000/920098/920099/920900) puts an answer in
-a provider's mailbox; it signs the answer with XAdES-T at delivery, once, as MyCareNet does.
+`deliver` (`deliver_answer` for an answer written as it was produced) is how the insurer's
+processing (eFact 931000/920098/920099/920900) puts an answer in a provider's mailbox; it signs
+the answer with XAdES-T at delivery, once, as MyCareNet does. Posted contents and answers are
+kept in parts beside their documents (`mailbox_contents.py`).
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import io
 import time
 import uuid
 import weakref
-import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO, cast
 
 from lxml import etree
 
@@ -27,19 +25,21 @@ from simulator.codecs.blob import decode_blob
 from simulator.runtime import Simulator
 from simulator.security.pki import Identity, TestPki
 from simulator.security.xades import issue_tsa, sign_blob
-from simulator.store.parts import PartsReader, PartsWriter, delete_parts, put_parts, read_parts
-
-if TYPE_CHECKING:
-    from _typeshed import ReadableBuffer
+from simulator.services.mailbox_contents import (
+    POSTED_PARTS,
+    Answer,
+    PostedFile,
+    detail_text,
+    forget_parts,
+)
+from simulator.services.mailbox_contents import posted_file as _posted_file
+from simulator.store.parts import put_parts
 
 MESSAGES = "genasync-message"  # waiting for the recipient's get/confirm
 TACKS = "genasync-tack"  # TAcks of posts, returned by get's TAckQuery until confirmed
 POSTED = "genasync-posted"  # what providers posted, for the insurer's processing
-POSTED_PARTS = "genasync-posted-part"  # their contents (store/parts.py)
-MESSAGE_PARTS = "genasync-message-part"  # the Detail of each waiting message
 _SCAN_LIMIT = 1_000_000  # a mailbox is read whole and filtered; Max applies afterwards
 _NO_LIMIT = 1 << 40
-_HEAD = 6  # first bytes of an answer kept beside it: its message type (931000, 920098...)
 
 
 @dataclass(frozen=True)
@@ -125,61 +125,6 @@ def xades_t(
 # -- writing ----------------------------------------------------------------------------------
 
 
-class Answer(io.RawIOBase):
-    """An answer on its way to a mailbox, written as it is produced: each write is hashed
-    (HashValue is the SHA-256 of the content) and deflated (ContentEncoding deflate) into the
-    store's parts of the message to be, so a 920098 of any size is never held whole; what
-    stays in memory is the deflated Detail, when `deliver_answer` signs it."""
-
-    def __init__(self, sim: Simulator, content_encoding: str = "deflate") -> None:
-        super().__init__()
-        encoding = content_encoding.strip().lower()
-        if encoding not in ("deflate", "none"):
-            raise ValueError(f"unsupported ContentEncoding {content_encoding!r} (none or deflate)")
-        self.content_encoding = content_encoding
-        self.reference = uuid.uuid4().hex
-        self._digest = hashlib.sha256()
-        self._deflate = zlib.compressobj(level=6, wbits=-15) if encoding == "deflate" else None
-        self._records = sim.records
-        self._parts = PartsWriter(sim.records, MESSAGE_PARTS, self.reference)
-        self.head = b""  # the first bytes, for the processing's history (message type)
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: ReadableBuffer) -> int:
-        chunk = bytes(data)
-        if len(self.head) < _HEAD:
-            self.head += chunk[: _HEAD - len(self.head)]
-        self._digest.update(chunk)
-        self._parts.write(self._deflate.compress(chunk) if self._deflate else chunk)
-        return len(chunk)
-
-    def close(self) -> None:
-        if not self.closed:
-            if self._deflate is not None:
-                self._parts.write(self._deflate.flush())
-            self._parts.close()
-        super().close()
-
-    def forget(self) -> None:
-        """Drop what was written (an answer found delivered already, or withheld)."""
-        self.close()
-        delete_parts(self._records, MESSAGE_PARTS, self.reference, self.parts)
-
-    @property
-    def sha256(self) -> bytes:
-        return self._digest.digest()
-
-    @property
-    def hash_value(self) -> str:
-        return base64.b64encode(self.sha256).decode("ascii")
-
-    @property
-    def parts(self) -> int:
-        return self._parts.parts
-
-
 def deliver(
     sim: Simulator,
     mailbox: str,
@@ -233,7 +178,7 @@ def deliver_answer(
         reference=reference,
         issuer=f"{codec.ISSUER_PREFIX}{issuer_io}" if issuer_io else None,
         hash_value=answer.hash_value,
-        encoded=_detail_text(sim, reference, answer.parts),
+        encoded=detail_text(sim, reference, answer.parts),
         content_encryption=content_encryption,
     )
     detail = codec.add_blob(etree.Element("holder"), "Detail", blob)
@@ -261,13 +206,6 @@ def deliver_answer(
 def _known(mailbox: str) -> None:
     if mailbox not in MAILBOXES:
         raise ValueError(f"unknown GenAsync mailbox {mailbox!r}; known: {', '.join(MAILBOXES)}")
-
-
-def _detail_text(sim: Simulator, reference: str, parts: int) -> str:
-    """The Detail text of a stored message: base64 of its (deflated) content."""
-    return base64.b64encode(read_parts(sim.records, MESSAGE_PARTS, reference, parts)).decode(
-        "ascii"
-    )
 
 
 def keep_tack(sim: Simulator, mailbox: str, sender_nihii: str, tack: codec.TAck) -> None:
@@ -313,40 +251,12 @@ def keep_post(
     )
 
 
-@dataclass(frozen=True)
-class PostedFile:
-    """A posted content as the insurer's processing reads it: its size, and a stream over it
-    from the start each time `open` is called (a part in memory at a time)."""
-
-    sim: Simulator
-    key: str
-    size: int
-    parts: int | None  # None: kept whole in the document (stores from before parts)
-    whole: bytes = b""
-
-    def open(self) -> BinaryIO:
-        if self.parts is None:
-            return io.BytesIO(self.whole)
-        return cast(BinaryIO, PartsReader(self.sim.records, POSTED_PARTS, self.key, self.parts))
-
-    def read(self) -> bytes:
-        with self.open() as stream:
-            return stream.read()
+# -- reading ----------------------------------------------------------------------------------
 
 
 def posted_file(sim: Simulator, mailbox: str, reference: str) -> PostedFile:
     """The content posted as `reference` to `mailbox`; KeyError when there is none."""
-    key = f"{mailbox}/{reference}"
-    document = sim.records.get(POSTED, key)
-    if document is None:
-        raise KeyError(f"no posted message {reference!r} in {mailbox}")
-    if "parts" not in document:
-        whole = base64.b64decode(str(document["content"]))
-        return PostedFile(sim, key, len(whole), None, whole)
-    return PostedFile(sim, key, int(document["size"]), int(document["parts"]))
-
-
-# -- reading ----------------------------------------------------------------------------------
+    return _posted_file(sim, POSTED, mailbox, reference)
 
 
 def waiting_messages(sim: Simulator, mailbox: str, nihii: str) -> list[Stored]:
@@ -376,7 +286,7 @@ def message_content(sim: Simulator, document: dict[str, object]) -> bytes:
 
 def _stored_detail(sim: Simulator, document: dict[str, object]) -> str | None:
     if "detail_parts" in document:
-        return _detail_text(sim, str(document["reference"]), int(str(document["detail_parts"])))
+        return detail_text(sim, str(document["reference"]), int(str(document["detail_parts"])))
     detail = document.get("detail")
     return None if detail is None else str(detail)
 
@@ -455,13 +365,6 @@ def confirm(
         ):
             removed_tacks += 1
     return removed_messages, removed_tacks
-
-
-def forget_parts(sim: Simulator, document: dict[str, object]) -> None:
-    """Delete the Detail parts of a stored message that left its mailbox."""
-    parts = document.get("detail_parts")
-    if parts is not None:
-        delete_parts(sim.records, MESSAGE_PARTS, str(document["reference"]), int(str(parts)))
 
 
 def _scan(sim: Simulator, kind: str, mailbox: str, nihii: str) -> list[Stored]:

@@ -18,7 +18,7 @@ two workers admitting the same patient's services at once judge one after the ot
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any, Protocol
 
@@ -40,6 +40,7 @@ LOCK_STALE_S = 10.0
 _LOCK_TRIES = 50
 _LOCK_PAUSE_S = 0.002
 _ALL = 1_000_000
+_PREFIXES_A_READ = 500
 
 Judge = Callable[[Sequence[LedgerService], Sequence[LedgerService]], Sequence[Finding]]
 
@@ -69,9 +70,12 @@ class Ledger(Protocol):
     ) -> list[LedgerService]:
         """A patient's services (at one insurer, of one code, days in [since, until]), by day."""
 
-    def history(self, patient: str, insurer: str, scope: HistoryScope) -> list[LedgerService]:
-        """A patient's services at one insurer within `scope` (`ledger_rules.history_scope`):
-        what the rules read, not the whole history."""
+    def history(
+        self, insurer: str, scopes: Mapping[str, HistoryScope]
+    ) -> list[LedgerService]:
+        """The services at one insurer of each patient of `scopes` within that patient's scope
+        (`ledger_rules.history_scope`): what the rules read, not the whole history; by
+        patient, then day."""
 
     def remove(self, source: str) -> int:
         """Forget every service of `source` (a cancelled attestation); how many were removed."""
@@ -89,9 +93,9 @@ class RecordsLedger:
             by_source.setdefault(service.source, []).append(_key(service))
         # The index first: a crash in between leaves an index entry pointing at nothing,
         # never a service that its cancellation could not find.
+        held = self.records.get_many(SOURCES, list(by_source))
         for source, keys in by_source.items():
-            held = self.records.get(SOURCES, source)
-            known = list(held["keys"]) if held is not None else []
+            known = list(held[source]["keys"]) if source in held else []
             self.records.put(SOURCES, source, {"keys": sorted({*known, *keys})})
         for service in services:
             self.records.put(SERVICES, _key(service), _document(service))
@@ -107,12 +111,8 @@ class RecordsLedger:
                 held.append(patient)
             scope = history_scope(services)
             insurers = sorted({service.insurer for service in services})
-            history = [
-                old
-                for patient in patients
-                for insurer in insurers
-                for old in self.history(patient, insurer, scope)
-            ]
+            scopes = dict.fromkeys(patients, scope)
+            history = [old for insurer in insurers for old in self.history(insurer, scopes)]
             findings = tuple(judge(history, services))
             if not findings:
                 self.record(services)
@@ -141,19 +141,23 @@ class RecordsLedger:
             and (until is None or service.day <= until)
         ]
 
-    def history(self, patient: str, insurer: str, scope: HistoryScope) -> list[LedgerService]:
-        # The key is patient:insurer:day: a year or a day of them is one prefix scan.
-        base = f"{patient}:{insurer}:"
-        if scope.whole:
-            prefixes = [base]
-        else:
-            prefixes = [f"{base}{year:04d}-" for year in sorted(scope.years)]
-            prefixes += [f"{base}{day.isoformat()}:" for day in sorted(scope.days)]
-        return [
-            _service(doc)
-            for prefix in prefixes
-            for _, doc in self.records.find(SERVICES, prefix=prefix, limit=_ALL)
-        ]
+    def history(
+        self, insurer: str, scopes: Mapping[str, HistoryScope]
+    ) -> list[LedgerService]:
+        # The key is patient:insurer:day: a year or a day of a patient is one key prefix, and
+        # a few hundred prefixes are one read (a round trip each would dominate on PostgreSQL).
+        prefixes = sorted(
+            prefix
+            for patient, scope in scopes.items()
+            for prefix in _prefixes(f"{patient}:{insurer}:", scope)
+        )
+        found: list[LedgerService] = []
+        for start in range(0, len(prefixes), _PREFIXES_A_READ):
+            rows = self.records.find_any(
+                SERVICES, prefixes[start : start + _PREFIXES_A_READ], limit=_ALL
+            )
+            found += (_service(doc) for _, doc in rows)
+        return found
 
     def remove(self, source: str) -> int:
         held = self.records.get(SOURCES, source)
@@ -173,6 +177,14 @@ class RecordsLedger:
                 continue
             time.sleep(_LOCK_PAUSE_S)  # another worker is between judge and record: ~1 ms
         raise LedgerBusy(f"the ledger of patient {patient} stayed locked")
+
+
+def _prefixes(base: str, scope: HistoryScope) -> list[str]:
+    if scope.whole:
+        return [base]
+    prefixes = [f"{base}{year:04d}-" for year in scope.years]
+    # A day within a year already read would come twice: `history_scope` leaves none.
+    return prefixes + [f"{base}{day.isoformat()}:" for day in scope.days]
 
 
 def _six_digits(code: str) -> str:

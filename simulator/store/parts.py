@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import io
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from simulator.store.records import Records
@@ -70,16 +71,45 @@ def put_parts(records: Records, kind: str, key: str, data: bytes) -> int:
     return writer.parts
 
 
+class PartCache:
+    """The last few parts read, shared by the readers of one content: the eFact processing
+    reads a posted file several times over (checks, services, answers), and a small file is
+    then read from the store once; a large one still holds `size` parts at most."""
+
+    def __init__(self, size: int = 2) -> None:
+        self._size = size
+        self._parts: OrderedDict[int, bytes] = OrderedDict()
+
+    def get(self, index: int) -> bytes | None:
+        data = self._parts.get(index)
+        if data is not None:
+            self._parts.move_to_end(index)
+        return data
+
+    def keep(self, index: int, data: bytes) -> None:
+        self._parts[index] = data
+        self._parts.move_to_end(index)
+        while len(self._parts) > self._size:
+            self._parts.popitem(last=False)
+
+
 class PartsReader(io.RawIOBase):
     """A seekable read-only stream over the `parts` parts of `key` (each `part_size` bytes but
     the last, as `PartsWriter` puts them), one part in memory."""
 
     def __init__(
-        self, records: Records, kind: str, key: str, parts: int, part_size: int | None = None
+        self,
+        records: Records,
+        kind: str,
+        key: str,
+        parts: int,
+        part_size: int | None = None,
+        cache: PartCache | None = None,
     ) -> None:
         super().__init__()
         self._records, self._kind, self._key = records, kind, key
         self._parts, self._part_size = parts, part_size or PART_SIZE
+        self._cache = cache or PartCache(1)
         self._index = -1  # the part in `_data`
         self._data = b""
         self._position = 0
@@ -119,10 +149,14 @@ class PartsReader(io.RawIOBase):
         return count
 
     def _read_part(self, index: int) -> bytes:
-        document = self._records.get(self._kind, part_key(self._key, index))
-        if document is None:
-            raise OSError(f"part {index} of {self._key} is missing from the store")
-        return base64.b64decode(str(document["data"]))
+        data = self._cache.get(index)
+        if data is None:
+            document = self._records.get(self._kind, part_key(self._key, index))
+            if document is None:
+                raise OSError(f"part {index} of {self._key} is missing from the store")
+            data = base64.b64decode(str(document["data"]))
+            self._cache.keep(index, data)
+        return data
 
 
 def read_parts(
@@ -140,6 +174,7 @@ def delete_parts(records: Records, kind: str, key: str, parts: int) -> None:
 
 __all__ = [
     "PART_SIZE",
+    "PartCache",
     "PartsReader",
     "PartsWriter",
     "delete_parts",

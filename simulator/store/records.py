@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -64,8 +64,18 @@ class Records(Protocol):
 
     def get(self, kind: str, key: str) -> Document | None: ...
 
+    def get_many(self, kind: str, keys: Sequence[str]) -> dict[str, Document]:
+        """The records of `kind` among `keys` that exist, by key, in one read where the
+        backend can."""
+
     def find(self, kind: str, *, prefix: str = "", limit: int = 1000) -> list[tuple[str, Document]]:
         """Records of `kind` whose key starts with `prefix`, in key order."""
+
+    def find_any(
+        self, kind: str, prefixes: Sequence[str], *, limit: int = 1000
+    ) -> list[tuple[str, Document]]:
+        """Records of `kind` whose key starts with any of `prefixes`, in key order, in one
+        read where the backend can (many small prefix scans cost a round trip each)."""
 
     def delete(self, kind: str, key: str) -> bool:
         """Remove a record; False when there was none."""
@@ -98,6 +108,18 @@ class BatchedRecords(ABC):
     @abstractmethod
     def _scan(self, kind: str, prefix: str, limit: int) -> list[tuple[str, str]]:
         """(key, text) of `kind` whose key starts with `prefix`, in byte order."""
+
+    def _read_many(self, kind: str, keys: Sequence[str]) -> dict[str, str]:
+        """`_read` of every key (those that exist); a backend across the network reads once."""
+        found = {key: self._read(kind, key) for key in keys}
+        return {key: text for key, text in found.items() if text is not None}
+
+    def _scan_any(self, kind: str, prefixes: Sequence[str], limit: int) -> list[tuple[str, str]]:
+        """`_scan` of every prefix, merged; a backend across the network does it in one."""
+        found: dict[str, str] = {}
+        for prefix in prefixes:
+            found.update(self._scan(kind, prefix, limit))
+        return sorted(found.items())[:limit]
 
     @abstractmethod
     def _write(self, operation: Operation, kind: str, key: str, text: str | None) -> bool:
@@ -146,18 +168,42 @@ class BatchedRecords(ABC):
         raw = self._raw(kind, key, self._batch.get())
         return None if raw is None else _document(raw)
 
+    def get_many(self, kind: str, keys: Sequence[str]) -> dict[str, Document]:
+        batch = self._batch.get()
+        held = batch.documents if batch is not None else {}
+        stored = self._read_many(kind, [key for key in keys if (kind, key) not in held])
+        for key in keys:
+            if (kind, key) in held:
+                text = held[(kind, key)]
+                if text is not None:
+                    stored[key] = text
+        return {key: _document(text) for key, text in stored.items()}
+
     def _raw(self, kind: str, key: str, batch: Batch | None) -> str | None:
         if batch is not None and (kind, key) in batch.documents:
             return batch.documents[(kind, key)]
         return self._read(kind, key)
 
     def find(self, kind: str, *, prefix: str = "", limit: int = 1000) -> list[tuple[str, Document]]:
-        rows = self._scan(kind, prefix, limit)
+        return self._with_batch(kind, (prefix,), self._scan(kind, prefix, limit), limit)
+
+    def find_any(
+        self, kind: str, prefixes: Sequence[str], *, limit: int = 1000
+    ) -> list[tuple[str, Document]]:
+        if not prefixes:
+            return []
+        wanted = tuple(prefixes)
+        return self._with_batch(kind, wanted, self._scan_any(kind, wanted, limit), limit)
+
+    def _with_batch(
+        self, kind: str, prefixes: tuple[str, ...], rows: list[tuple[str, str]], limit: int
+    ) -> list[tuple[str, Document]]:
+        """Rows read from the store, as the writes held in this context's batch change them."""
         batch = self._batch.get()
         if batch is not None and batch.documents:
             merged = dict(rows)
             for (held_kind, key), text in batch.documents.items():
-                if held_kind == kind and key.startswith(prefix):
+                if held_kind == kind and key.startswith(prefixes):
                     if text is None:
                         merged.pop(key, None)
                     else:

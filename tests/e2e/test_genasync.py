@@ -25,7 +25,7 @@ from simulator.runtime import Simulator
 from simulator.security.pki import write_keystore
 from simulator.security.wssecurity import sign_envelope_saml, verify_request
 from simulator.security.xades import sign_blob, verify_blob
-from simulator.services import efact_processing, mailbox
+from simulator.services import efact_processing, mailbox, mailbox_contents
 from simulator.soap.addressing import request_headers
 from simulator.soap.envelope import new_envelope, serialize
 from simulator.soap.parser import parse_xml
@@ -497,7 +497,7 @@ def test_a_delivered_message_is_stored_compressed_and_read_back_whole(running: R
     (stored,) = mailbox.waiting_messages(sim, "gmd", "00000000000")
     assert "content" not in stored.document and "detail" not in stored.document
     reference = str(stored.document["reference"])
-    parts = sim.records.find(mailbox.MESSAGE_PARTS, prefix=f"{reference}/")
+    parts = sim.records.find(mailbox_contents.MESSAGE_PARTS, prefix=f"{reference}/")
     assert len(parts) == stored.document["detail_parts"] > 1  # 1.4 MB deflated: two parts
     deflated = b"".join(base64.b64decode(str(doc["data"])) for _, doc in parts)
     assert zlib.decompress(deflated, wbits=-15) == content
@@ -516,4 +516,4 @@ def test_a_delivered_message_is_stored_compressed_and_read_back_whole(running: R
         msg_hash_values=(base64.b64decode(str(stored.document["hash"])),),
     )
     assert mailbox.confirm(sim, "gmd", "00000000000", request) == (1, 0)
-    assert sim.records.find(mailbox.MESSAGE_PARTS, prefix=f"{reference}/") == []
+    assert sim.records.find(mailbox_contents.MESSAGE_PARTS, prefix=f"{reference}/") == []

@@ -243,6 +243,37 @@ def test_records_find_by_prefix_in_key_order_with_special_characters(backend: Ba
     assert records.find("uma") == []
 
 
+def test_records_get_many_reads_the_keys_that_exist(backend: Backend) -> None:
+    records = backend.open().records
+    records.put("ledger-source", "f/1", {"n": 1})
+    records.put("ledger-source", "f/10", {"n": 10})
+    records.put("other", "f/2", {"n": 2})
+    assert records.get_many("ledger-source", ["f/1", "f/2", "f/3"]) == {"f/1": {"n": 1}}
+    assert records.get_many("ledger-source", []) == {}
+    with records.deferred():
+        records.put("ledger-source", "f/2", {"n": 22})
+        assert records.delete("ledger-source", "f/1")
+        assert records.get_many("ledger-source", ["f/1", "f/2", "f/10"]) == {
+            "f/2": {"n": 22}, "f/10": {"n": 10}
+        }
+
+
+def test_records_find_any_of_many_prefixes_in_one_read(backend: Backend) -> None:
+    records = backend.open().records
+    for key in ("a:1", "a:2", "ab:1", "b:1", "b%:1", "c:1", "c_:1"):
+        records.put("ledger", key, {"key": key})
+    records.put("other", "a:3", {"key": "a:3"})
+    assert [k for k, _ in records.find_any("ledger", ["b:", "a:"])] == ["a:1", "a:2", "b:1"]
+    assert [k for k, _ in records.find_any("ledger", ["a", "ab:"])] == ["a:1", "a:2", "ab:1"]
+    assert [k for k, _ in records.find_any("ledger", ["b%", "c_"])] == ["b%:1", "c_:1"]
+    assert [k for k, _ in records.find_any("ledger", ["a:", "c"], limit=2)] == ["a:1", "a:2"]
+    assert records.find_any("ledger", []) == [] and records.find_any("ledger", ["z"]) == []
+    with records.deferred():  # a batch's own writes are seen, as by `find`
+        records.put("ledger", "b:2", {"key": "b:2"})
+        assert records.delete("ledger", "a:1")
+        assert [k for k, _ in records.find_any("ledger", ["a:", "b:"])] == ["a:2", "b:1", "b:2"]
+
+
 def test_a_deferred_batch_is_written_whole_on_commit_or_not_at_all(backend: Backend) -> None:
     opened = backend.open()
     records, other = opened.records, backend.open().records

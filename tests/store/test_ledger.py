@@ -134,15 +134,19 @@ def test_history_reads_the_scope_only(records: SqliteRecords) -> None:
     next_day = _service(day=DAY + timedelta(days=1), source="b")
     last_year = _service(day=date(DAY.year - 1, 12, 31), source="c")
     elsewhere = _service(insurer="300", source="d")
-    ledger.record([same_day, next_day, last_year, elsewhere])
-    assert ledger.history(PATIENT, "100", HistoryScope(days=frozenset({DAY}))) == [same_day]
-    this_year = HistoryScope(years=frozenset({DAY.year}))
-    assert ledger.history(PATIENT, "100", this_year) == [same_day, next_day]
+    other = _service(patient="17073003384", source="e")
+    ledger.record([same_day, next_day, last_year, elsewhere, other])
+
+    def history(scope: HistoryScope, *, insurer: str = "100") -> list[LedgerService]:
+        return ledger.history(insurer, {PATIENT: scope})
+
+    assert history(HistoryScope(days=frozenset({DAY}))) == [same_day]
+    assert history(HistoryScope(years=frozenset({DAY.year}))) == [same_day, next_day]
     both = HistoryScope(years=frozenset({DAY.year - 1}), days=frozenset({DAY}))
-    assert ledger.history(PATIENT, "100", both) == [last_year, same_day]
-    assert ledger.history(PATIENT, "100", HistoryScope(whole=True)) == [
-        last_year,
-        same_day,
-        next_day,
-    ]
-    assert ledger.history(PATIENT, "100", HistoryScope()) == []
+    assert history(both) == [last_year, same_day]
+    assert history(HistoryScope(whole=True)) == [last_year, same_day, next_day]
+    assert history(HistoryScope()) == []
+    assert history(HistoryScope(whole=True), insurer="300") == [elsewhere]
+    # Several patients in one read, by patient then day.
+    day = HistoryScope(days=frozenset({DAY}))
+    assert ledger.history("100", {"17073003384": day, PATIENT: day}) == [other, same_day]
