@@ -12,9 +12,11 @@ SAML holder-of-key signature check, the rules, the answer's signature, the journ
 
 In one run, taking turns round after round with the same generator (wrk posting the same
 pre-signed requests, loadtests/wrk_load.py): `serve --workers 2` on PostgreSQL (a fresh
-database of a throw-away cluster, or of --store's server), `serve` on SQLite (one process)
-and WireMock. Printed: requests per wall-clock second and per server CPU-second of each, and
-the ratios. Skips (exit status 0, with the reason) when java, the WireMock jar (from npm's
+database of a throw-away cluster, or of --store's server), `serve` on SQLite (one process),
+WireMock, and the simulator's own stack doing WireMock's job (loadtests/static_aiohttp.py:
+aiohttp and lxml in two processes matching the request and answering the same bytes, the
+floor under any work). Printed: requests per wall-clock second and per server CPU-second of
+each, and the ratios. Skips (exit status 0, with the reason) when java, the WireMock jar (from npm's
 `wiremock` package, installed with `npm install` into a folder outside the repository when
 npm is there), wrk or PostgreSQL is missing.
 """
@@ -26,6 +28,7 @@ import asyncio
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -153,6 +156,51 @@ async def wiremock(jar: Path, root: Path, mapping: dict[str, object]) -> AsyncIt
         process.wait(timeout=30)
 
 
+@asynccontextmanager
+async def static_aiohttp(answer: bytes, content_type: str, root: Path) -> AsyncIterator[Target]:
+    """loadtests/static_aiohttp.py: the simulator's own stack doing WireMock's job, in two
+    processes as `serve --workers 2`."""
+    root.mkdir(parents=True)
+    (root / "answer.xml").write_bytes(answer)
+    port = free_port()
+    script = Path(__file__).with_name("static_aiohttp.py")
+    process = subprocess.Popen(
+        [sys.executable, str(script), "--port", str(port), "--answer", str(root / "answer.xml"),
+         "--content-type", content_type, "--processes", "2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        await _wait_listening(base_url, process)
+        yield Target(
+            name="aiohttp (static), 2 proc",
+            base_url=base_url,
+            server_pids=lambda: [process.pid],
+            store_pids=lambda: [],
+            bodies=_no_bodies,
+            count=0,
+            processes=2,
+        )
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+async def _wait_listening(base_url: str, process: subprocess.Popen[bytes]) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(150):
+            if process.poll() is not None:
+                error = process.stderr.read().decode() if process.stderr else ""
+                raise SystemExit(f"static_aiohttp.py exited with {process.returncode}:\n{error}")
+            try:
+                async with session.post(base_url + PATH, data=b"<x/>") as response:
+                    await response.read()
+                    return
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.2)
+    raise SystemExit("static_aiohttp.py did not start within 30 s")
+
+
 async def _no_bodies() -> Path:
     raise AssertionError("WireMock's target takes a simulator's bodies")
 
@@ -210,15 +258,20 @@ async def run(args: argparse.Namespace) -> None:
             body = (folder / "1.xml").read_bytes()
             answer, content_type = await capture_answer(pg2.base_url, body)
             print(f"captured a signed eTar answer: {len(answer)} bytes", flush=True)
-            async with wiremock(jar, work / "wiremock", stub_mapping(answer, content_type)) as wm:
-                wm.bodies, wm.count = pg2.bodies, pg2.count
-                await check_stub(wm.base_url, body, answer)
-                print("WireMock stub checked; warming up its JIT ...", flush=True)
+            async with (
+                wiremock(jar, work / "wiremock", stub_mapping(answer, content_type)) as wm,
+                static_aiohttp(answer, content_type, work / "static") as floor,
+            ):
+                for static in (wm, floor):
+                    static.bodies, static.count = pg2.bodies, pg2.count
+                    await check_stub(static.base_url, body, answer)
+                print("WireMock and aiohttp stubs checked; warming up WireMock's JIT ...",
+                      flush=True)  # fmt: skip
                 await run_rounds([wm], 0, 0, args.connections, 30.0)
-                targets = [pg2, sqlite, wm]
+                targets = [pg2, sqlite, wm, floor]
                 await run_rounds(targets, args.rounds, args.seconds, args.connections, 3.0)
                 report(targets)
-                for simulator in (pg2, sqlite):
+                for simulator in (pg2, sqlite, floor):
                     best, median = ratio(simulator, wm)
                     per_cpu = max(r.per_cpu_second for r in simulator.rounds) / max(
                         r.per_cpu_second for r in wm.rounds
@@ -230,6 +283,12 @@ async def run(args: argparse.Namespace) -> None:
                         f" (best rounds); {capacity:.2f}x in capacity"
                     )
                 print(f"target: 2 workers >= {TARGET_RATIO}x WireMock's requests/s")
+                floor_ms = statistics.median(r.cpu_per_request_ms for r in floor.rounds)
+                print(
+                    f"the simulator's HTTP stack doing WireMock's job alone (aiohttp + lxml, no"
+                    f" work): {floor_ms:.2f} ms CPU a request, before any verification, rule,"
+                    f" signature or journal"
+                )
 
 
 def main() -> None:
