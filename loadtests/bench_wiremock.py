@@ -33,9 +33,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -186,40 +187,46 @@ async def static_aiohttp(answer: bytes, content_type: str, root: Path) -> AsyncI
         process.wait(timeout=30)
 
 
-async def _wait_listening(base_url: str, process: subprocess.Popen[bytes]) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(150):
-            if process.poll() is not None:
-                error = process.stderr.read().decode() if process.stderr else ""
-                raise SystemExit(f"static_aiohttp.py exited with {process.returncode}:\n{error}")
-            try:
-                async with session.post(base_url + PATH, data=b"<x/>") as response:
-                    await response.read()
-                    return
-            except aiohttp.ClientError:
-                await asyncio.sleep(0.2)
-    raise SystemExit("static_aiohttp.py did not start within 30 s")
-
-
 async def _no_bodies() -> Path:
     raise AssertionError("WireMock's target takes a simulator's bodies")
 
 
 async def _wait_wiremock(base_url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 90
+    def probe(session: aiohttp.ClientSession) -> Any:
+        return session.get(f"{base_url}/__admin/mappings")
+
+    await _wait_up(process, "WireMock", 90, probe)
+
+
+async def _wait_listening(base_url: str, process: subprocess.Popen[bytes]) -> None:
+    def probe(session: aiohttp.ClientSession) -> Any:
+        return session.post(base_url + PATH, data=b"<x/>")
+
+    await _wait_up(process, "static_aiohttp.py", 30, probe)
+
+
+async def _wait_up(
+    process: subprocess.Popen[bytes],
+    name: str,
+    seconds: float,
+    probe: Callable[[aiohttp.ClientSession], Any],
+) -> None:
+    """Until `probe` gets an answer (not a 5xx) from the server `process` started."""
+    deadline = time.monotonic() + seconds
     async with aiohttp.ClientSession() as session:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 error = process.stderr.read().decode() if process.stderr else ""
-                raise SystemExit(f"WireMock exited with {process.returncode}:\n{error}")
+                raise SystemExit(f"{name} exited with {process.returncode}:\n{error}")
             try:
-                async with session.get(base_url + "/__admin/mappings") as response:
-                    if response.status == 200:
+                async with probe(session) as response:
+                    await response.read()
+                    if response.status < 500:
                         return
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.2)
-    raise SystemExit("WireMock did not start within 90 s")
+    raise SystemExit(f"{name} did not start within {seconds:g} s")
 
 
 async def check_stub(base_url: str, body: bytes, answer: bytes) -> None:

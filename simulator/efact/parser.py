@@ -22,6 +22,7 @@ from simulator.efact.layout import (
     layout,
     segment300_key,
 )
+from simulator.streams import PositionedReader
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -245,7 +246,7 @@ def frame_source(source: Callable[[], BinaryIO], size: int) -> Framed:
     return Framed(segments, framed_size, kind, tail, source)
 
 
-class _FramedStream(io.RawIOBase):
+class _FramedStream(PositionedReader):
     """The bytes of a `Framed`: its segments, then the posted file from the same offset, then
     spaces up to its size."""
 
@@ -253,24 +254,7 @@ class _FramedStream(io.RawIOBase):
         super().__init__()
         self._framed, self._printable = framed, printable
         self._source: BinaryIO | None = None
-        self._position = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_CUR:
-            offset += self._position
-        elif whence == io.SEEK_END:
-            offset += self._framed.size
-        self._position = max(0, offset)
-        return self._position
+        self.size = framed.size
 
     def readinto(self, buffer: WriteableBuffer) -> int:
         target = memoryview(buffer).cast("B")

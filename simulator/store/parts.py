@@ -15,6 +15,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from simulator.store.records import Records
+from simulator.streams import PositionedReader
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
@@ -93,7 +94,7 @@ class PartCache:
             self._parts.popitem(last=False)
 
 
-class PartsReader(io.RawIOBase):
+class PartsReader(PositionedReader):
     """A seekable read-only stream over the `parts` parts of `key` (each `part_size` bytes but
     the last, as `PartsWriter` puts them), one part in memory."""
 
@@ -112,26 +113,6 @@ class PartsReader(io.RawIOBase):
         self._cache = cache or PartCache(1)
         self._index = -1  # the part in `_data`
         self._data = b""
-        self._position = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_CUR:
-            offset += self._position
-        elif whence == io.SEEK_END:
-            raise io.UnsupportedOperation("seek from the end of a content kept in parts")
-        if offset < 0:
-            raise ValueError(f"negative seek position {offset}")
-        self._position = offset
-        return offset
 
     def readinto(self, buffer: WriteableBuffer) -> int:
         target = memoryview(buffer).cast("B")
