@@ -8,6 +8,8 @@
   each insurer, so this number cannot repeat, whatever worker the user runs on.
 - Only patients of the population's ordinary ("random") situations are billed, so that the
   files do not depend on the edge cases anchored on the day the simulator started.
+- A user never bills a patient's service day twice (the insurer's ledger would refuse the
+  second as 502255 or 500444): its files are drawn until they meet none of its earlier ones.
 """
 
 from __future__ import annotations
@@ -16,13 +18,17 @@ import io
 from dataclasses import dataclass, replace
 from datetime import date
 
+from simulator.domain.efact_processing import billed_services
 from simulator.domain.population import Population
 from simulator.efact.generator import Spec, generate
 from simulator.efact.layout import RECORD_LENGTH, SEGMENT200_LENGTH
+from simulator.efact.parser import parse
 
 UNIONS = ("100", "200", "300", "400", "500")
 ORDINARY = "random"
 _SEGMENTS = SEGMENT200_LENGTH + 160  # segments 200 and 300 before the records
+_DRAWS = 20
+_DRAW_STRIDE = 100_000_000  # above every user's seeds (slot * 1,000,000 + sequence)
 
 
 @dataclass(frozen=True)
@@ -50,12 +56,41 @@ def sending_number(day: date) -> int:
 
 
 def billing_file(
-    population: Population, *, union: str, day: date, invoices: int, seed: int
+    population: Population,
+    *,
+    union: str,
+    day: date,
+    invoices: int,
+    seed: int,
+    billed: set[tuple[str, date]] | None = None,
 ) -> BillingFile:
-    """A valid 920000 of `invoices` invoices for `union`'s members, dated `day`."""
-    out = io.BytesIO()
+    """A valid 920000 of `invoices` invoices for `union`'s members, dated `day`.
+
+    `billed`: the (patient, service day) pairs this third party billed already, updated. The
+    insurer judges a file against the patient's history (a second contact the same day by the
+    same GP is 502255 or 500444), which an office would not bill: a file that meets one is
+    drawn again with another seed."""
     number = sending_number(day)
-    spec = Spec(invoices=invoices, seed=seed, today=day, insurer=union, sending_number=number)
-    generate(out, population, spec)
-    content = out.getvalue()
-    return BillingFile(content, (len(content) - _SEGMENTS) // RECORD_LENGTH, union, number)
+    for draw in range(_DRAWS):
+        out = io.BytesIO()
+        spec = Spec(
+            invoices=invoices, seed=seed + draw * _DRAW_STRIDE, today=day, insurer=union,
+            sending_number=number,
+        )  # fmt: skip
+        generate(out, population, spec)
+        content = out.getvalue()
+        services = _patient_days(content, union)
+        if billed is None or not services & billed:
+            if billed is not None:
+                billed |= services
+            return BillingFile(content, (len(content) - _SEGMENTS) // RECORD_LENGTH, union, number)
+    raise RuntimeError(f"no file of {invoices} invoices for {union} on {day} without a patient "
+                       f"day billed already, in {_DRAWS} draws")  # fmt: skip
+
+
+def _patient_days(content: bytes, union: str) -> set[tuple[str, date]]:
+    _, records = parse(content)
+    return {
+        (item.service.patient, item.service.day)
+        for item in billed_services(records, union, "load")
+    }

@@ -81,6 +81,7 @@ class BillingOffice(HttpUser):
         )
         self.answers = Answers(self.environment.events.request)
         self.billed: set[tuple[date, str]] = set()  # (received day, union)
+        self.patient_days: set[tuple[str, date]] = set()  # (patient, service day) billed
         self.sequence = itertools.count(1)
 
     @task(1)
@@ -97,6 +98,7 @@ class BillingOffice(HttpUser):
             day=day,
             invoices=INVOICES,
             seed=self.slot * 1_000_000 + sequence,
+            billed=self.patient_days,
         )
         ref = reference(self.slot, sequence, int(time.time() * 1000))
         self.billed.add((day, union))

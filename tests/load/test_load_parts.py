@@ -51,6 +51,38 @@ def test_a_billing_file_is_the_users_own(population: Any) -> None:
     assert (made.union, made.sending_number) == ("300", 61)
 
 
+def test_a_users_files_never_bill_a_patients_day_twice(population: Any) -> None:
+    # Many files of one GP to one union, on successive business days as a long run sends
+    # them: drawn without the second contact the insurer's ledger would refuse.
+    billing = efact_files.billing_population(
+        population, population.providers_of_kind("GP")[0].nihii
+    )
+    billed: set[tuple[str, date]] = set()
+    seen: list[tuple[str, date]] = []
+    for number in range(30):
+        day = date.fromordinal(DAY.toordinal() + number)
+        made = efact_files.billing_file(
+            billing, union="300", day=day, invoices=10, seed=number, billed=billed
+        )
+        _, records = parse(made.content)
+        seen += [
+            (b.service.patient, b.service.day) for b in rules.billed_services(records, "300", "f")
+        ]
+    assert len(seen) == len(set(seen)) == len(billed)
+    unguarded = set()
+    clashes = 0
+    for number in range(30):  # the same draws without `billed` do meet again
+        day = date.fromordinal(DAY.toordinal() + number)
+        made = efact_files.billing_file(billing, union="300", day=day, invoices=10, seed=number)
+        _, records = parse(made.content)
+        pairs = {
+            (b.service.patient, b.service.day) for b in rules.billed_services(records, "300", "f")
+        }
+        clashes += len(pairs & unguarded)
+        unguarded |= pairs
+    assert clashes > 0
+
+
 def test_answers_are_timed_once_and_repeats_are_told() -> None:
     hook = Hook()
     fired = hook.fired
