@@ -36,7 +36,8 @@ import logging
 import math
 import os
 import weakref
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -314,8 +315,9 @@ def _run(sim: Simulator, state: dict[str, Any], now: datetime) -> int:
 
 def _check(sim: Simulator, state: dict[str, Any], at: datetime) -> int:
     framed = _framed(sim, state)
+    billed = _billed(state, framed)  # for the decision and the ledger: one pass, not two
     if "decision" not in state:  # not decided before a crash: decide now, once
-        decision = _decide(sim, state, at.astimezone(BRUSSELS).date(), framed)
+        decision = _decide(sim, state, at.astimezone(BRUSSELS).date(), framed, billed)
         state["decision"] = {
             "verdict": decision.verdict,
             "rejection_type": decision.rejection_type,
@@ -330,7 +332,7 @@ def _check(sim: Simulator, state: dict[str, Any], at: datetime) -> int:
         _remember(sim, state)
         # Only the services paid go in the ledger, for later files and eAttests to see them
         # (again after a crash: the same source and line replace themselves).
-        paid = efact_rules.paid_services(_billed(state, framed), _rejections(state))
+        paid = efact_rules.paid_services(billed, _rejections(state))
         if paid:
             with sim.records.deferred() as batch:  # one transaction, not three per service
                 sim.ledger.record(paid)
@@ -347,10 +349,14 @@ def _check(sim: Simulator, state: dict[str, Any], at: datetime) -> int:
 
 
 def _decide(
-    sim: Simulator, state: dict[str, Any], today: date, framed: Framed
+    sim: Simulator,
+    state: dict[str, Any],
+    today: date,
+    framed: Framed,
+    billed: list[efact_rules.Billed],
 ) -> efact_rules.Decision:
     """`framed` is what was posted: as it is for the checks (invalid bytes included, for them
-    to find), in printable ASCII for everything else."""
+    to find), in printable ASCII for everything else; `billed` its services (`_billed`)."""
     config = config_of(sim)
     # The world of the processing day; MediPrima files get CAAMI's rules (docs/rules.md).
     population = sim.population_on(today) if config.check_population else None
@@ -375,7 +381,6 @@ def _decide(
     # chunked: no Record object per record
     with framed.open() as stream:
         checked = framing_rejections(framed) + check_file(stream, options)
-    billed = _billed(state, framed)
     links = efact_rules.supplement_links(billed)
     if state["mailbox"] != MEDIPRIMA_MAILBOX:  # CAAMI's own rules judge MediPrima files
         # The patient's history at this insurer: other files, eAttests (docs/rules.md).
@@ -405,6 +410,13 @@ def _decide(
         kinds, checked, facts, received_on, prior, config.rules,
         third_party_known=known, force=force, links=links,
     )  # fmt: skip
+
+
+def _counting(records: Iterable[Record], kinds: Counter[str]) -> Iterator[Record]:
+    """`records`, each one's type counted in `kinds` on the way (one pass for two uses)."""
+    for record in records:
+        kinds[record.type] += 1
+        yield record
 
 
 def _billed(state: dict[str, Any], framed: Framed) -> list[efact_rules.Billed]:
@@ -438,16 +450,16 @@ def _settle(sim: Simulator, state: dict[str, Any], at: datetime) -> int:
         rules = dataclasses.replace(
             rules, payment_days=min(rules.payment_days, MEDIPRIMA_PAYMENT_DAYS)
         )
+    kinds: Counter[str] = Counter()
     with framed.open(printable=True) as stream:
-        settlement = efact_rules.settle(parse(stream)[1], found, today, rules)
+        settlement = efact_rules.settle(_counting(parse(stream)[1], kinds), found, today, rules)
     state["settlement"] = {
         "requested": settlement.requested,
         "accepted": settlement.accepted,
         "rejected": settlement.rejected,
         "payment_date": settlement.payment_date.isoformat(),
     }
-    kinds = RecordKinds.of(framed)
-    echoed = sum(1 for kind in kinds if kind not in ("95", "96"))  # the 920900's zone 310
+    echoed = kinds.total() - kinds["95"] - kinds["96"]  # the 920900's zone 310: not echoed
     with framed.open(printable=True) as stream, _answer(sim) as out:
         header, records = parse(stream)
         writer.write_settlement(
@@ -555,10 +567,7 @@ def _history_prefix(state: dict[str, Any], third_party: str) -> str:
 
 
 def _posted(sim: Simulator, state: dict[str, Any]) -> PostedFile:
-    try:
-        return boxes.posted_file(sim, str(state["mailbox"]), str(state["reference"]))
-    except KeyError:
-        raise KeyError(f"posted file {state['reference']} is missing from the store") from None
+    return boxes.posted_file(sim, str(state["mailbox"]), str(state["reference"]))
 
 
 def _dump(item: Rejection) -> dict[str, Any]:

@@ -32,7 +32,6 @@ from simulator.services.mailbox_contents import (
     detail_text,
     forget_parts,
 )
-from simulator.services.mailbox_contents import posted_file as _posted_file
 from simulator.store.parts import put_parts
 
 MESSAGES = "genasync-message"  # waiting for the recipient's get/confirm
@@ -193,7 +192,6 @@ def deliver_answer(
         "content_encoding": answer.content_encoding,
         "content_encryption": content_encryption,
         "hash": answer.hash_value,
-        "head": answer.head.decode("latin-1"),
         "issuer_io": issuer_io,
         "input_reference": input_reference,
         "xades": base64.b64encode(xades_t(sim, detail, answer.sha256)).decode("ascii"),
@@ -256,7 +254,14 @@ def keep_post(
 
 def posted_file(sim: Simulator, mailbox: str, reference: str) -> PostedFile:
     """The content posted as `reference` to `mailbox`; KeyError when there is none."""
-    return _posted_file(sim, POSTED, mailbox, reference)
+    key = f"{mailbox}/{reference}"
+    document = sim.records.get(POSTED, key)
+    if document is None:
+        raise KeyError(f"no posted message {reference!r} in {mailbox}")
+    if "parts" not in document:  # kept whole by a version before parts
+        whole = base64.b64decode(str(document["content"]))
+        return PostedFile(sim, key, len(whole), None, whole)
+    return PostedFile(sim, key, int(document["size"]), int(document["parts"]))
 
 
 def waiting_messages(sim: Simulator, mailbox: str, nihii: str) -> list[Stored]:

@@ -130,19 +130,6 @@ class PostedFile:
             return stream.read()
 
 
-def posted_file(sim: Simulator, posted_kind: str, mailbox: str, reference: str) -> PostedFile:
-    """The content posted as `reference` to `mailbox` (its document of `posted_kind`);
-    KeyError when there is none."""
-    key = f"{mailbox}/{reference}"
-    document = sim.records.get(posted_kind, key)
-    if document is None:
-        raise KeyError(f"no posted message {reference!r} in {mailbox}")
-    if "parts" not in document:
-        whole = base64.b64decode(str(document["content"]))
-        return PostedFile(sim, key, len(whole), None, whole)
-    return PostedFile(sim, key, int(document["size"]), int(document["parts"]))
-
-
 __all__ = [
     "MESSAGE_PARTS",
     "POSTED_PARTS",
@@ -150,5 +137,4 @@ __all__ = [
     "PostedFile",
     "detail_text",
     "forget_parts",
-    "posted_file",
 ]

@@ -9,7 +9,7 @@ one transaction, without blocking the loop.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg
@@ -96,13 +96,9 @@ class PostgresRecords(BatchedRecords):
             return connection.execute(_WRITES[operation], parameters(kind, key, text)).rowcount == 1
 
     def _write_batch(self, operations: list[Write]) -> None:
-        # A run of the same statement goes as one executemany (pipelined: not a round trip a
-        # row; an accepted eFact file puts thousands of ledger rows), in the batch's order.
         with self._pool.transaction() as connection, connection.cursor() as cursor:
-            for operation, run in itertools.groupby(operations, key=lambda write: write[0]):
-                cursor.executemany(
-                    _WRITES[operation], [parameters(kind, key, text) for _, kind, key, text in run]
-                )
+            for statement, rows in _runs(operations):
+                cursor.executemany(statement, rows)
 
     async def _write_soon(self, operations: list[Write]) -> None:
         await self._group.write(operations)
@@ -120,5 +116,13 @@ async def _write_group(
     connection: psycopg.AsyncConnection[Any], operations: Sequence[Write]
 ) -> None:
     async with connection.transaction(), connection.cursor() as cursor:
-        for operation, kind, key, text in operations:
-            await cursor.execute(_WRITES[operation], parameters(kind, key, text))
+        for statement, rows in _runs(operations):
+            await cursor.executemany(statement, rows)
+
+
+def _runs(operations: Sequence[Write]) -> Iterator[tuple[str, list[tuple[str, ...]]]]:
+    """Each run of the same statement with its rows, in order: one executemany a run
+    (pipelined, not a round trip a row: an accepted eFact file puts thousands of ledger rows,
+    a group commit the commitments of every request in flight)."""
+    for operation, run in itertools.groupby(operations, key=lambda write: write[0]):
+        yield _WRITES[operation], [parameters(kind, key, text) for _, kind, key, text in run]
