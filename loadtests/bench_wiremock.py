@@ -131,30 +131,20 @@ async def wiremock(jar: Path, root: Path, mapping: dict[str, object]) -> AsyncIt
     (root / "mappings").mkdir(parents=True)
     (root / "__files").mkdir()
     (root / "mappings" / "etar.json").write_text(json.dumps(mapping))
-    port = free_port()
-    process = subprocess.Popen(
-        [
+
+    def command(port: int) -> list[str]:
+        return [
             "java", "-jar", str(jar), "--port", str(port), "--bind-address", "127.0.0.1",
             "--root-dir", str(root), "--disable-banner", "--no-request-journal",
             "--disable-request-logging",
-        ],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        await _wait_wiremock(base_url, process)
-        yield Target(
-            name="WireMock 3 (static)",
-            base_url=base_url,
-            server_pids=lambda: [process.pid],
-            store_pids=lambda: [],
-            bodies=_no_bodies,  # replaced by the simulator's
-            count=0,
-            processes=CORES,  # Jetty's threads
-        )
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+        ]  # fmt: skip
+
+    def probe(session: aiohttp.ClientSession, base_url: str) -> Any:
+        return session.get(f"{base_url}/__admin/mappings")
+
+    # Jetty's threads use every core; started within 90 s (the JVM).
+    async with _static_server("WireMock 3 (static)", command, probe, CORES, 90) as target:
+        yield target
 
 
 @asynccontextmanager
@@ -163,24 +153,44 @@ async def static_aiohttp(answer: bytes, content_type: str, root: Path) -> AsyncI
     processes as `serve --workers 2`."""
     root.mkdir(parents=True)
     (root / "answer.xml").write_bytes(answer)
-    port = free_port()
     script = Path(__file__).with_name("static_aiohttp.py")
-    process = subprocess.Popen(
-        [sys.executable, str(script), "--port", str(port), "--answer", str(root / "answer.xml"),
-         "--content-type", content_type, "--processes", "2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+
+    def command(port: int) -> list[str]:
+        return [
+            sys.executable, str(script), "--port", str(port), "--answer", str(root / "answer.xml"),
+            "--content-type", content_type, "--processes", "2",
+        ]  # fmt: skip
+
+    def probe(session: aiohttp.ClientSession, base_url: str) -> Any:
+        return session.post(base_url + PATH, data=b"<x/>")
+
+    async with _static_server("aiohttp (static), 2 proc", command, probe, 2, 30) as target:
+        yield target
+
+
+@asynccontextmanager
+async def _static_server(
+    name: str,
+    command: Callable[[int], list[str]],
+    probe: Callable[[aiohttp.ClientSession, str], Any],
+    processes: int,
+    start_s: float,
+) -> AsyncIterator[Target]:
+    """A server answering statically, started on a free port, as a target that takes a
+    simulator's bodies (set by the caller); stopped on exit."""
+    port = free_port()
+    process = subprocess.Popen(command(port), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base_url = f"http://127.0.0.1:{port}"
     try:
-        await _wait_listening(base_url, process)
+        await _wait_up(process, name, start_s, lambda session: probe(session, base_url))
         yield Target(
-            name="aiohttp (static), 2 proc",
+            name=name,
             base_url=base_url,
             server_pids=lambda: [process.pid],
             store_pids=lambda: [],
-            bodies=_no_bodies,
+            bodies=_no_bodies,  # replaced by the simulator's
             count=0,
-            processes=2,
+            processes=processes,
         )
     finally:
         process.terminate()
@@ -188,21 +198,7 @@ async def static_aiohttp(answer: bytes, content_type: str, root: Path) -> AsyncI
 
 
 async def _no_bodies() -> Path:
-    raise AssertionError("WireMock's target takes a simulator's bodies")
-
-
-async def _wait_wiremock(base_url: str, process: subprocess.Popen[bytes]) -> None:
-    def probe(session: aiohttp.ClientSession) -> Any:
-        return session.get(f"{base_url}/__admin/mappings")
-
-    await _wait_up(process, "WireMock", 90, probe)
-
-
-async def _wait_listening(base_url: str, process: subprocess.Popen[bytes]) -> None:
-    def probe(session: aiohttp.ClientSession) -> Any:
-        return session.post(base_url + PATH, data=b"<x/>")
-
-    await _wait_up(process, "static_aiohttp.py", 30, probe)
+    raise AssertionError("a static server's target takes a simulator's bodies")
 
 
 async def _wait_up(
