@@ -73,6 +73,17 @@ class Pool:
         return self.process.wait(timeout=30)
 
 
+def _until_gone(pid: int, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            os.kill(pid, 0)  # a zombie still answers: gone means reaped by the supervisor
+        except ProcessLookupError:
+            return
+        assert time.monotonic() < deadline, f"pid {pid} was not reaped"
+        time.sleep(0.01)
+
+
 @pytest.fixture
 def pools(tmp_path: Path) -> Iterator[list[Pool]]:
     started: list[Pool] = []
@@ -89,6 +100,9 @@ def test_a_killed_worker_is_started_again_on_its_socket(tmp_path: Path, pools: l
     pool.until(0)
     first = pool.until(1)
     os.kill(first, signal.SIGKILL)
+    # SIGKILL is delivered asynchronously: a connection the dying worker accepted in that
+    # instant dies with it (a client's retry). Ask once the supervisor has reaped it.
+    _until_gone(first)
     second = pool.until(1, starts=1)
     assert second != first
     assert pool.stop() == 1  # a worker died during the run
